@@ -1,0 +1,550 @@
+package wxrefund
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/pkcs12"
+
+	"github.com/go-wxpay/wxrefund/internal/wire"
+)
+
+// DefaultBaseURL is the production API v2 host.
+const DefaultBaseURL = "https://api.mch.weixin.qq.com"
+
+// DefaultTimeout bounds each call whose context has no deadline.
+const DefaultTimeout = 15 * time.Second
+
+const (
+	pathRefund      = "/secapi/pay/refund"
+	pathRefundQuery = "/pay/refundquery"
+)
+
+// Client calls the WeChat Pay API v2 refund endpoints for one merchant. It
+// holds the merchant certificate, the API key and one HTTP transport whose
+// connections are reused across calls. A Client is immutable and safe for
+// concurrent use. Printing a Client (fmt %v, %+v, %#v) never shows the API key
+// or the private key.
+type Client struct {
+	appID, mchID string
+	signType     SignType
+	baseURL      string
+	timeout      time.Duration
+	hc           *http.Client
+	hasCert      bool
+	sec          *secrets      // behind a pointer so fmt never prints it
+	nonce        func() string // crypto/rand; tests may replace it
+}
+
+// secrets holds the API key and the notification key derived from it.
+type secrets struct {
+	apiKey    string
+	notifyKey cipher.Block
+}
+
+// String describes the Client without secrets.
+func (c *Client) String() string {
+	return fmt.Sprintf("wxrefund.Client{appid=%s mch_id=%s base=%s sign_type=%s certificate=%t}",
+		c.appID, c.mchID, c.baseURL, c.signType, c.hasCert)
+}
+
+// GoString is String, so %#v shows no secrets either.
+func (c *Client) GoString() string { return c.String() }
+
+// AppID returns the AppID the Client sends as appid.
+func (c *Client) AppID() string { return c.appID }
+
+// MchID returns the merchant id the Client sends as mch_id.
+func (c *Client) MchID() string { return c.mchID }
+
+// Option configures NewClient. Options are applied in order; an option that
+// fails makes NewClient fail.
+type Option func(*options) error
+
+type options struct {
+	cert     *certSource
+	hc       *http.Client
+	baseURL  string
+	roots    *x509.CertPool
+	signType SignType
+	timeout  time.Duration
+}
+
+type certSource struct {
+	name string // option name, for errors
+	load func(mchID string) (tls.Certificate, error)
+}
+
+func (o *options) setCert(name string, load func(mchID string) (tls.Certificate, error)) error {
+	if o.cert != nil {
+		return fmt.Errorf("%w: %s and %s both set a certificate; use one", ErrInvalidConfig, o.cert.name, name)
+	}
+	o.cert = &certSource{name: name, load: load}
+	return nil
+}
+
+// WithCertificate sets the merchant client certificate used for mutual TLS.
+func WithCertificate(cert tls.Certificate) Option {
+	return func(o *options) error {
+		return o.setCert("WithCertificate", func(string) (tls.Certificate, error) {
+			if len(cert.Certificate) == 0 || cert.PrivateKey == nil {
+				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: the certificate or its private key is missing", ErrCertificate)
+			}
+			return cert, nil
+		})
+	}
+}
+
+// WithPEM sets the merchant certificate from apiclient_cert.pem and
+// apiclient_key.pem contents.
+func WithPEM(certPEM, keyPEM []byte) Option {
+	return func(o *options) error {
+		return o.setCert("WithPEM", func(string) (tls.Certificate, error) {
+			return loadPEM(certPEM, keyPEM)
+		})
+	}
+}
+
+// WithPEMFiles sets the merchant certificate from the paths of
+// apiclient_cert.pem and apiclient_key.pem.
+func WithPEMFiles(certFile, keyFile string) Option {
+	return func(o *options) error {
+		return o.setCert("WithPEMFiles", func(string) (tls.Certificate, error) {
+			c, err := os.ReadFile(certFile)
+			if err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
+			}
+			k, err := os.ReadFile(keyFile)
+			if err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
+			}
+			return loadPEM(c, k)
+		})
+	}
+}
+
+// WithPKCS12 sets the merchant certificate from apiclient_cert.p12 contents.
+// An empty password means the merchant id, WeChat Pay's default. Files that
+// also carry CA certificates load too. Files re-exported by OpenSSL 3 with its
+// defaults (AES-256/PBKDF2, SHA-256 MAC) cannot be read by
+// golang.org/x/crypto/pkcs12; load the PEM pair instead or re-export with
+// "openssl pkcs12 -export -legacy".
+func WithPKCS12(data []byte, password string) Option {
+	return func(o *options) error {
+		return o.setCert("WithPKCS12", func(mchID string) (tls.Certificate, error) {
+			return loadPKCS12(data, password, mchID)
+		})
+	}
+}
+
+// WithPKCS12File is WithPKCS12 reading the file at path.
+func WithPKCS12File(path, password string) Option {
+	return func(o *options) error {
+		return o.setCert("WithPKCS12File", func(mchID string) (tls.Certificate, error) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
+			}
+			return loadPKCS12(data, password, mchID)
+		})
+	}
+}
+
+// WithHTTPClient makes the Client send requests through a copy of hc: hc's
+// timeout, redirect policy and cookie jar are kept, and its transport (which
+// must be an *http.Transport, or nil for http.DefaultTransport) is cloned to
+// add the merchant certificate, TLS 1.2 as the minimum and WithRootCAs. hc
+// itself is never modified. A transport that skips server certificate
+// verification is refused.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return fmt.Errorf("%w: WithHTTPClient(nil)", ErrInvalidConfig)
+		}
+		o.hc = hc
+		return nil
+	}
+}
+
+// WithBaseURL replaces DefaultBaseURL, for the backup domain
+// (https://api2.mch.weixin.qq.com), a sandbox or a test server. It must be an
+// https URL; a path prefix such as /sandboxnew is kept.
+func WithBaseURL(baseURL string) Option {
+	return func(o *options) error {
+		u, err := url.Parse(baseURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("%w: WithBaseURL: want an https URL without query, got %q", ErrInvalidConfig, baseURL)
+		}
+		o.baseURL = strings.TrimRight(baseURL, "/")
+		return nil
+	}
+}
+
+// WithRootCAs sets the roots that verify the server's certificate, instead of
+// the system roots (for tests or a TLS-inspecting proxy). The server
+// certificate is always verified.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(o *options) error {
+		if pool == nil {
+			return fmt.Errorf("%w: WithRootCAs(nil)", ErrInvalidConfig)
+		}
+		o.roots = pool
+		return nil
+	}
+}
+
+// WithSignType selects the signature algorithm: SignTypeMD5 (the default) or
+// SignTypeHMACSHA256. Responses are verified with the same algorithm.
+func WithSignType(t SignType) Option {
+	return func(o *options) error {
+		if !t.valid() {
+			return fmt.Errorf("%w: WithSignType(%q): want MD5 or HMAC-SHA256", ErrInvalidConfig, string(t))
+		}
+		o.signType = t
+		return nil
+	}
+}
+
+// WithTimeout bounds each call whose context has no deadline; the default
+// is DefaultTimeout. A call's own context deadline always wins.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithTimeout(%v): want a positive duration", ErrInvalidConfig, d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// NewClient returns a Client for the merchant mchID acting for appID, signing
+// with the 32-character API v2 key apiKey (the "API密钥" set on the merchant
+// platform). It checks everything eagerly: an empty appID or mchID, a key of
+// another length, a bad option or a certificate that cannot be loaded is an
+// error here, not at the first call.
+//
+// A Client without a certificate option can QueryRefund and DecryptNotify;
+// its Refund fails with ErrCertificateRequired.
+func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
+	switch {
+	case appID == "":
+		return nil, fmt.Errorf("%w: appID is empty", ErrInvalidConfig)
+	case mchID == "":
+		return nil, fmt.Errorf("%w: mchID is empty", ErrInvalidConfig)
+	case len(apiKey) != 32:
+		// The length is a fact about the key that does not reveal it.
+		return nil, fmt.Errorf("%w: the API key must be 32 characters, got %d", ErrInvalidConfig, len(apiKey))
+	case !wire.ValidText(appID) || !wire.ValidText(mchID):
+		return nil, fmt.Errorf("%w: appID or mchID contains characters XML cannot carry", ErrInvalidConfig)
+	}
+	o := options{baseURL: DefaultBaseURL, signType: SignTypeMD5, timeout: DefaultTimeout}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+
+	var certs []tls.Certificate
+	if o.cert != nil {
+		cert, err := o.cert.load(mchID)
+		if err != nil {
+			return nil, err
+		}
+		certs = []tls.Certificate{cert}
+	}
+
+	hc, err := buildHTTPClient(o.hc, certs, o.roots)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		appID:    appID,
+		mchID:    mchID,
+		signType: o.signType,
+		baseURL:  o.baseURL,
+		timeout:  o.timeout,
+		hc:       hc,
+		hasCert:  len(certs) > 0,
+		sec:      &secrets{apiKey: apiKey, notifyKey: wire.NotifyKey(apiKey)},
+		nonce:    newNonce,
+	}, nil
+}
+
+// buildHTTPClient copies user (or starts from defaults) and gives it one
+// cloned transport carrying the certificate and roots.
+func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.CertPool) (*http.Client, error) {
+	var hc http.Client
+	var base *http.Transport
+	if user != nil {
+		hc = *user
+		switch t := user.Transport.(type) {
+		case nil:
+			base = http.DefaultTransport.(*http.Transport)
+		case *http.Transport:
+			base = t
+		default:
+			if len(certs) > 0 || roots != nil {
+				return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
+					"so the merchant certificate cannot be added to it", ErrInvalidConfig, t)
+			}
+			return &hc, nil
+		}
+	} else {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	t := base.Clone()
+	cfg := t.TLSClientConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.InsecureSkipVerify {
+		return nil, fmt.Errorf("%w: WithHTTPClient: the transport skips server certificate verification; "+
+			"use WithRootCAs to trust a test server instead", ErrInvalidConfig)
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	if len(certs) > 0 {
+		cfg.Certificates = certs
+		cfg.GetClientCertificate = nil
+	}
+	if roots != nil {
+		cfg.RootCAs = roots
+	}
+	t.TLSClientConfig = cfg
+	if t.MaxIdleConnsPerHost < 16 {
+		t.MaxIdleConnsPerHost = 16
+	}
+	hc.Transport = t
+	return &hc, nil
+}
+
+func loadPEM(certPEM, keyPEM []byte) (tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// crypto/tls errors describe the shape of the input, not the key.
+		return tls.Certificate{}, fmt.Errorf("%w: PEM pair: %w", ErrCertificate, err)
+	}
+	return cert, nil
+}
+
+// loadPKCS12 reads a legacy (RC2/3DES, SHA-1 MAC) PKCS#12 file, including one
+// that carries CA certificates besides the merchant's, and puts the
+// certificate that matches the private key first.
+func loadPKCS12(data []byte, password, mchID string) (tls.Certificate, error) {
+	if password == "" {
+		password = mchID
+	}
+	blocks, err := pkcs12.ToPEM(data, password)
+	if err != nil {
+		return tls.Certificate{}, pkcs12Error(err)
+	}
+	var key crypto.PrivateKey
+	var certs []*x509.Certificate
+	for _, b := range blocks {
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
+			}
+			certs = append(certs, c)
+		case "PRIVATE KEY":
+			if key != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: the file holds more than one private key", ErrCertificate)
+			}
+			if key, err = parseKey(b.Bytes); err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
+			}
+		}
+	}
+	if key == nil {
+		return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: the file holds no private key", ErrCertificate)
+	}
+	leaf := -1
+	for i, c := range certs {
+		if pub, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(publicKey(key)) {
+			leaf = i
+			break
+		}
+	}
+	if leaf < 0 {
+		return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: no certificate in the file matches its private key", ErrCertificate)
+	}
+	out := tls.Certificate{PrivateKey: key, Leaf: certs[leaf]}
+	out.Certificate = append(out.Certificate, certs[leaf].Raw)
+	for i, c := range certs {
+		if i != leaf {
+			out.Certificate = append(out.Certificate, c.Raw)
+		}
+	}
+	return out, nil
+}
+
+// pkcs12Error turns x/crypto/pkcs12 failures into advice.
+func pkcs12Error(err error) error {
+	var ni pkcs12.NotImplementedError
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+		return fmt.Errorf("%w: PKCS#12: wrong password (WeChat Pay's default is the merchant id): %w", ErrCertificate, err)
+	case errors.As(err, &ni), strings.Contains(err.Error(), "unknown digest algorithm"),
+		strings.Contains(err.Error(), "unknown algorithm"):
+		return fmt.Errorf("%w: PKCS#12: this .p12 uses algorithms golang.org/x/crypto/pkcs12 cannot read "+
+			"(OpenSSL 3 defaults: AES-256/PBKDF2 with a SHA-256 MAC). Load apiclient_cert.pem and "+
+			"apiclient_key.pem with WithPEMFiles instead, or re-export the file with "+
+			"\"openssl pkcs12 -export -legacy\": %w", ErrCertificate, err)
+	}
+	return fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
+}
+
+// parseKey reads the DER that pkcs12.ToPEM labels "PRIVATE KEY": PKCS#1 for
+// RSA, SEC 1 for ECDSA (and PKCS#8 for anything else).
+func parseKey(der []byte) (crypto.PrivateKey, error) {
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return k, nil
+	}
+	if k, err := x509.ParseECPrivateKey(der); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, errors.New("unsupported private key encoding")
+	}
+	return k, nil
+}
+
+func publicKey(k crypto.PrivateKey) crypto.PublicKey {
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return k.Public()
+	case *ecdsa.PrivateKey:
+		return k.Public()
+	case ed25519.PrivateKey:
+		return k.Public()
+	}
+	return nil
+}
+
+const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newNonce returns 32 random characters from crypto/rand.
+func newNonce() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (Go 1.24+ crashes the program instead)
+	for i := range b {
+		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
+	}
+	return string(b[:])
+}
+
+// call signs params (adding appid, mch_id, nonce_str and sign_type), posts
+// them to path and returns the response's fields once the signature, appid
+// and mch_id verified and result_code is SUCCESS. Failures are a
+// *TransportError, an *Error, or wrap ErrSignatureMismatch,
+// ErrMerchantMismatch or ErrMalformed.
+func (c *Client) call(ctx context.Context, op, path string, params map[string]string) (map[string]string, error) {
+	params["appid"] = c.appID
+	params["mch_id"] = c.mchID
+	params["nonce_str"] = c.nonce()
+	if c.signType != SignTypeMD5 {
+		params["sign_type"] = string(c.signType)
+	}
+	params["sign"] = Sign(params, c.sec.apiKey, c.signType)
+	body, err := wire.Encode(params)
+	if err != nil {
+		return nil, &ValidationError{Reason: err.Error()}
+	}
+
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, &TransportError{Op: op, Err: err}
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("Accept", "text/xml")
+	req.Header.Set("User-Agent", "wxrefund-go")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, &TransportError{Op: op, Err: err}
+	}
+	defer resp.Body.Close()
+	raw, err := wire.ReadLimited(resp.Body, wire.MaxBody)
+	if err != nil {
+		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: errors.New(statusDetail(raw))}
+	}
+	fields, err := wire.Decode(raw, "xml")
+	if err != nil {
+		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: err}
+	}
+	return fields, c.checkResponse(op, fields)
+}
+
+// checkResponse applies SPEC §2.3 to a decoded response.
+func (c *Client) checkResponse(op string, f map[string]string) error {
+	if rc := f["return_code"]; rc != "SUCCESS" {
+		if rc == "" {
+			return fmt.Errorf("wxrefund: %s: %w: return_code is missing", op, ErrMalformed)
+		}
+		// Communication-level failure: unsigned, not accepted.
+		return &Error{ReturnCode: rc, ReturnMsg: f["return_msg"]}
+	}
+	if err := verifySign(f, c.sec.apiKey, c.signType); err != nil {
+		return fmt.Errorf("wxrefund: %s: %w", op, err)
+	}
+	if f["appid"] != c.appID || f["mch_id"] != c.mchID {
+		return fmt.Errorf("wxrefund: %s: %w", op, ErrMerchantMismatch)
+	}
+	switch f["result_code"] {
+	case "SUCCESS":
+		return nil
+	case "FAIL":
+		return &Error{ReturnCode: "SUCCESS", ReturnMsg: f["return_msg"], ResultCode: "FAIL",
+			ErrCode: f["err_code"], ErrCodeDes: f["err_code_des"]}
+	}
+	return fmt.Errorf("wxrefund: %s: %w: result_code is neither SUCCESS nor FAIL", op, ErrMalformed)
+}
+
+// statusDetail summarizes a non-200 body (nginx's "400 No required SSL
+// certificate was sent" page, say) in at most one short line of text.
+func statusDetail(body []byte) string {
+	s := string(body)
+	if i := strings.Index(s, "<title>"); i >= 0 {
+		s = s[i+len("<title>"):]
+		if j := strings.Index(s, "</title>"); j >= 0 {
+			s = s[:j]
+		}
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:120]) + "..."
+	}
+	if s == "" || !wire.ValidText(s) {
+		return "unexpected HTTP status"
+	}
+	return "unexpected HTTP status: " + s
+}

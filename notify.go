@@ -1,0 +1,155 @@
+package wxrefund
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-wxpay/wxrefund/internal/wire"
+)
+
+// RefundNotification is the decrypted content of a refund result
+// notification. WeChat Pay sends one when a refund reaches a final status
+// (SUCCESS, REFUNDCLOSE or CHANGE), and may send the same one more than once.
+type RefundNotification struct {
+	AppID, MchID                                                 string // from the outer message, checked against the Client
+	TransactionID, OutTradeNo, RefundID, OutRefundNo             string
+	TotalFee, SettlementTotalFee, RefundFee, SettlementRefundFee int64 // fen
+	Status                                                       RefundStatus
+	SuccessTime                                                  time.Time // zero unless the refund succeeded; China Standard Time
+	RecvAccount, RefundAccount, RequestSource                    string    // refund_recv_accout (sic), refund_account, refund_request_source (API or VENDOR_PLATFORM)
+
+	// Raw holds every decrypted field.
+	Raw map[string]string
+}
+
+// The reply bodies of NotifyHandler (SPEC §6.5); neither is signed.
+var (
+	notifyOK = []byte("<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
+)
+
+func notifyFail(msg string) []byte {
+	return []byte("<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[" + msg + "]]></return_msg></xml>")
+}
+
+// DecryptNotify checks and decrypts the raw body of a refund notification (the
+// outer <xml> with req_info that WeChat Pay POSTs to the notify URL) and
+// returns its content. The outer return_code must be SUCCESS (else an *Error)
+// and appid and mch_id must be the Client's (else ErrMerchantMismatch); the
+// body is limited to 64 KiB (ErrBodyTooLarge). req_info failures wrap
+// ErrDecrypt; content that does not parse wraps ErrMalformed. No error
+// contains the API key or decrypted text.
+//
+// The outer message carries no signature; its authenticity rests on the
+// encryption with the API key. Before releasing goods or money on a
+// notification, check that its ids and amounts match your records, and
+// process it idempotently: duplicates are normal.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
+func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
+	if len(body) > wire.MaxBody {
+		return nil, fmt.Errorf("wxrefund: notification: %w (limit %d bytes)", ErrBodyTooLarge, wire.MaxBody)
+	}
+	outer, err := wire.Decode(body, "xml")
+	if err != nil {
+		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+	}
+	if rc := outer["return_code"]; rc != "SUCCESS" {
+		return nil, &Error{ReturnCode: rc, ReturnMsg: outer["return_msg"]}
+	}
+	if outer["appid"] != c.appID || outer["mch_id"] != c.mchID {
+		return nil, fmt.Errorf("wxrefund: notification: %w", ErrMerchantMismatch)
+	}
+	pt, err := c.decryptReqInfo(outer["req_info"])
+	if err != nil {
+		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+	}
+	inner, err := wire.Decode(pt, "root", "xml")
+	clear(pt)
+	if err != nil {
+		return nil, fmt.Errorf("wxrefund: notification: req_info: %w", err)
+	}
+	p := fieldParser{fields: inner}
+	n := &RefundNotification{
+		AppID:               outer["appid"],
+		MchID:               outer["mch_id"],
+		TransactionID:       inner["transaction_id"],
+		OutTradeNo:          inner["out_trade_no"],
+		RefundID:            inner["refund_id"],
+		OutRefundNo:         inner["out_refund_no"],
+		TotalFee:            p.int("total_fee"),
+		SettlementTotalFee:  p.int("settlement_total_fee"),
+		RefundFee:           p.int("refund_fee"),
+		SettlementRefundFee: p.int("settlement_refund_fee"),
+		Status:              RefundStatus(inner["refund_status"]),
+		SuccessTime:         p.time("success_time"),
+		RecvAccount:         inner["refund_recv_accout"],
+		RefundAccount:       inner["refund_account"],
+		RequestSource:       inner["refund_request_source"],
+		Raw:                 inner,
+	}
+	p.require("out_refund_no", "refund_status", "refund_fee", "total_fee")
+	if p.err != nil {
+		return nil, fmt.Errorf("wxrefund: notification: req_info: %w", p.err)
+	}
+	return n, nil
+}
+
+// ParseNotifyRequest reads a notification request's body (POST only, at most
+// 64 KiB) and returns DecryptNotify's result.
+func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error) {
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("wxrefund: notification: %w: method %s, want POST", ErrMalformed, r.Method)
+	}
+	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
+	if err != nil {
+		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+	}
+	return c.DecryptNotify(body)
+}
+
+// NotifyHandler returns an http.Handler for the refund notify URL. It
+// accepts POST only, reads at most 64 KiB, and calls fn only with a
+// notification that decrypted and belongs to this Client, passing the
+// request's context. It replies the SUCCESS XML only when fn returns nil; when
+// fn fails it replies FAIL with HTTP 500, so WeChat Pay delivers again. A
+// body that is not a valid notification gets FAIL with HTTP 400. Replies
+// never contain fn's error, secrets or decrypted text.
+//
+// fn must be idempotent (the same notification can arrive several times) and
+// should return only once the result is stored durably.
+func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotification) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeNotifyReply(w, http.StatusMethodNotAllowed, notifyFail("method not allowed"))
+			return
+		}
+		n, err := c.ParseNotifyRequest(r)
+		switch {
+		case errors.Is(err, ErrBodyTooLarge):
+			writeNotifyReply(w, http.StatusRequestEntityTooLarge, notifyFail("body too large"))
+			return
+		case err != nil:
+			writeNotifyReply(w, http.StatusBadRequest, notifyFail("invalid notification"))
+			return
+		}
+		if fn == nil {
+			writeNotifyReply(w, http.StatusInternalServerError, notifyFail("no handler"))
+			return
+		}
+		if err := fn(r.Context(), n); err != nil {
+			writeNotifyReply(w, http.StatusInternalServerError, notifyFail("handler failed"))
+			return
+		}
+		writeNotifyReply(w, http.StatusOK, notifyOK)
+	})
+}
+
+func writeNotifyReply(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}

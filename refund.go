@@ -1,0 +1,243 @@
+package wxrefund
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Refund account values for RefundRequest.RefundAccount.
+const (
+	// RefundAccountUnsettledFunds refunds from unsettled funds, the default.
+	RefundAccountUnsettledFunds = "REFUND_SOURCE_UNSETTLED_FUNDS"
+	// RefundAccountRechargeFunds refunds from the available (basic account)
+	// balance. It matters only to merchants on the old fund flow.
+	RefundAccountRechargeFunds = "REFUND_SOURCE_RECHARGE_FUNDS"
+)
+
+// RefundRequest is one refund of a paid order. Amounts are integer fen
+// (0.01 CNY).
+//
+// OutRefundNo is the idempotency key: WeChat Pay refunds at most once per
+// OutRefundNo. Store it with the amounts before calling Refund, and after any
+// failure whose outcome is unknown send the same request again, never a new
+// OutRefundNo.
+type RefundRequest struct {
+	TransactionID string // WeChat order id; set exactly one of TransactionID and OutTradeNo
+	OutTradeNo    string // merchant order id
+	OutRefundNo   string // merchant refund id, 1-64 of [0-9A-Za-z_-|*@]; reuse it to retry the same refund
+	TotalFee      int64  // the order's total, fen (not what remains of it)
+	RefundFee     int64  // this refund, fen; 0 < RefundFee <= TotalFee
+	RefundFeeType string // ISO 4217 currency; "" means CNY
+	RefundDesc    string // optional; shown to the payer (not for partial refunds of 1 CNY or less)
+	RefundAccount string // "", RefundAccountUnsettledFunds or RefundAccountRechargeFunds
+	NotifyURL     string // optional; overrides the platform's refund notify URL; no query string
+}
+
+// RefundResponse is WeChat Pay's acceptance of a refund. Acceptance is not
+// completion: the refund is PROCESSING until a notification or QueryRefund
+// reports SUCCESS, REFUNDCLOSE or CHANGE.
+type RefundResponse struct {
+	TransactionID, OutTradeNo, OutRefundNo, RefundID, RefundChannel string
+	TotalFee, RefundFee, SettlementTotalFee, SettlementRefundFee    int64
+	CashFee, CashRefundFee, CouponRefundFee                         int64
+	FeeType                                                         string
+	CashFeeType                                                     string
+	Coupons                                                         []Coupon // coupon_type_$n, coupon_refund_id_$n, coupon_refund_fee_$n
+
+	// Raw holds every field of the verified response, for fields this
+	// package does not model yet.
+	Raw map[string]string
+}
+
+// Coupon is the part of a refund attributed to one coupon.
+type Coupon struct {
+	ID   string
+	Type string // CASH or NO_CASH
+	Fee  int64  // fen
+}
+
+// Coupon types.
+const (
+	CouponTypeCash   = "CASH"    // recharge coupon
+	CouponTypeNoCash = "NO_CASH" // non-recharge coupon
+)
+
+// Refund asks WeChat Pay to refund (part of) a paid order, over mutual TLS at
+// /secapi/pay/refund.
+//
+// The request is checked before any network call (errors match
+// ErrInvalidRequest and name the field). A Client without a certificate
+// returns ErrCertificateRequired. When the outcome is unknown (timeout,
+// broken connection, HTTP error, an answer that does not verify, err_code
+// SYSTEMERROR) the error matches ErrOutcomeUnknown: the refund may have been
+// accepted, so retry with the same request or QueryRefund by OutRefundNo. A
+// context cancelled mid-call is such a case too. Business failures are an
+// *Error with the err_code; see Error.Retryable.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4.
+func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundResponse, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if !c.hasCert {
+		return nil, ErrCertificateRequired
+	}
+	params := map[string]string{
+		"out_refund_no":   req.OutRefundNo,
+		"total_fee":       strconv.FormatInt(req.TotalFee, 10),
+		"refund_fee":      strconv.FormatInt(req.RefundFee, 10),
+		"transaction_id":  req.TransactionID,
+		"out_trade_no":    req.OutTradeNo,
+		"refund_fee_type": req.RefundFeeType,
+		"refund_desc":     req.RefundDesc,
+		"refund_account":  req.RefundAccount,
+		"notify_url":      req.NotifyURL,
+	}
+	for k, v := range params {
+		if v == "" {
+			delete(params, k)
+		}
+	}
+	f, err := c.call(ctx, "refund", pathRefund, params)
+	if err != nil {
+		return nil, refundError(err)
+	}
+	p := fieldParser{fields: f}
+	r := &RefundResponse{
+		TransactionID:       f["transaction_id"],
+		OutTradeNo:          f["out_trade_no"],
+		OutRefundNo:         f["out_refund_no"],
+		RefundID:            f["refund_id"],
+		RefundChannel:       f["refund_channel"],
+		TotalFee:            p.int("total_fee"),
+		RefundFee:           p.int("refund_fee"),
+		SettlementTotalFee:  p.int("settlement_total_fee"),
+		SettlementRefundFee: p.int("settlement_refund_fee"),
+		CashFee:             p.int("cash_fee"),
+		CashRefundFee:       p.int("cash_refund_fee"),
+		CouponRefundFee:     p.int("coupon_refund_fee"),
+		FeeType:             f["fee_type"],
+		CashFeeType:         f["cash_fee_type"],
+		Coupons:             p.coupons("coupon_refund_count", ""),
+		Raw:                 f,
+	}
+	if r.OutRefundNo != req.OutRefundNo {
+		p.fail("out_refund_no", "does not echo the request's")
+	}
+	if p.err != nil {
+		// Signed and accepted, yet unreadable: the refund may exist.
+		return nil, refundError(&TransportError{Op: "refund", StatusCode: 200, Err: p.err})
+	}
+	return r, nil
+}
+
+// refundError marks the errors after which the refund may have been accepted.
+func refundError(err error) error {
+	var e *Error
+	var te *TransportError
+	switch {
+	case errors.As(err, &e):
+		if e.ErrCode == CodeSystemError {
+			return &unknownOutcome{err}
+		}
+		return err
+	case errors.As(err, &te):
+		if isCertError(te.Err) {
+			return err // the handshake failed: nothing was sent
+		}
+		return &unknownOutcome{err}
+	case errors.Is(err, ErrSignatureMismatch), errors.Is(err, ErrMerchantMismatch), errors.Is(err, ErrMalformed):
+		return &unknownOutcome{err}
+	}
+	return err
+}
+
+func (r *RefundRequest) validate() error {
+	if r == nil {
+		return &ValidationError{Reason: "the request is nil"}
+	}
+	switch {
+	case r.TransactionID == "" && r.OutTradeNo == "":
+		return &ValidationError{"TransactionID", "set exactly one of TransactionID and OutTradeNo (both are empty)"}
+	case r.TransactionID != "" && r.OutTradeNo != "":
+		return &ValidationError{"TransactionID", "set exactly one of TransactionID and OutTradeNo (both are set)"}
+	}
+	if err := checkOrderID("TransactionID", r.TransactionID); err != nil {
+		return err
+	}
+	if err := checkOrderID("OutTradeNo", r.OutTradeNo); err != nil {
+		return err
+	}
+	if !validRefundNo(r.OutRefundNo) {
+		return &ValidationError{"OutRefundNo", "must be 1-64 characters of 0-9 A-Z a-z _ - | * @"}
+	}
+	if r.TotalFee <= 0 {
+		return &ValidationError{"TotalFee", "must be a positive amount in fen"}
+	}
+	if r.RefundFee <= 0 {
+		return &ValidationError{"RefundFee", "must be a positive amount in fen"}
+	}
+	if r.RefundFee > r.TotalFee {
+		return &ValidationError{"RefundFee", "must not exceed TotalFee"}
+	}
+	if r.RefundFeeType != "" && !isCurrency(r.RefundFeeType) {
+		return &ValidationError{"RefundFeeType", "must be a three-letter ISO 4217 code such as CNY"}
+	}
+	switch r.RefundAccount {
+	case "", RefundAccountUnsettledFunds, RefundAccountRechargeFunds:
+	default:
+		return &ValidationError{"RefundAccount", "must be REFUND_SOURCE_UNSETTLED_FUNDS or REFUND_SOURCE_RECHARGE_FUNDS"}
+	}
+	if r.NotifyURL != "" {
+		u, err := url.Parse(r.NotifyURL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			return &ValidationError{"NotifyURL", "must be an absolute http(s) URL"}
+		case strings.ContainsAny(r.NotifyURL, "?#"):
+			return &ValidationError{"NotifyURL", "must not have a query string or fragment"}
+		case len(r.NotifyURL) > 256:
+			return &ValidationError{"NotifyURL", "must be at most 256 characters"}
+		}
+	}
+	if err := checkText("RefundDesc", r.RefundDesc); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validRefundNo matches ^[0-9A-Za-z_\-|*@]{1,64}$.
+func validRefundNo(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !refundNoChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func refundNoChar(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' ||
+		c == '_' || c == '-' || c == '|' || c == '*' || c == '@'
+}
+
+// checkOrderID accepts "" or at most 32 characters of the refund-number set
+// (out_trade_no uses a subset of it; transaction_id is digits).
+func checkOrderID(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > 32 || !validRefundNo(s) {
+		return &ValidationError{field, "must be at most 32 characters of 0-9 A-Z a-z _ - | * @"}
+	}
+	return nil
+}
+
+func isCurrency(s string) bool {
+	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
+}

@@ -1,0 +1,165 @@
+package wxrefund
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Refund statuses (refund_status).
+const (
+	RefundStatusSuccess    RefundStatus = "SUCCESS"     // the money reached the payer
+	RefundStatusClosed     RefundStatus = "REFUNDCLOSE" // the refund failed and was closed
+	RefundStatusProcessing RefundStatus = "PROCESSING"  // in progress; query again later
+	RefundStatusChange     RefundStatus = "CHANGE"      // abnormal: the payer's card was closed; handle it on the merchant platform
+)
+
+// RefundStatus is the state of a refund. Values this package does not know
+// (legacy FAIL or NOTSURE, or future ones) are kept as received.
+type RefundStatus string
+
+// Final reports whether the status will not change any more: SUCCESS,
+// REFUNDCLOSE or CHANGE.
+func (s RefundStatus) Final() bool {
+	return s == RefundStatusSuccess || s == RefundStatusClosed || s == RefundStatusChange
+}
+
+// QueryRefundRequest selects refunds by exactly one identifier. Querying by
+// TransactionID or OutTradeNo returns the order's refunds, ten per page from
+// Offset; by OutRefundNo or RefundID, that one refund.
+type QueryRefundRequest struct {
+	TransactionID, OutTradeNo, OutRefundNo, RefundID string // exactly one is required
+	Offset                                           int    // 0-based index of the order's first refund to return; sent when > 0
+}
+
+// QueryRefundResponse is an order and the refunds a query returned.
+type QueryRefundResponse struct {
+	TransactionID, OutTradeNo             string
+	TotalFee, SettlementTotalFee, CashFee int64
+	FeeType                               string
+	// TotalRefundCount is the number of refunds of the order, returned
+	// when paging applies (an Offset was sent); 0 otherwise.
+	TotalRefundCount int
+	// RefundFee, CouponRefundFee and CashRefundFee sum the returned
+	// records, when WeChat Pay sends them.
+	RefundFee, CouponRefundFee, CashRefundFee int64
+	Refunds                                   []RefundRecord
+
+	// Raw holds every field of the verified response.
+	Raw map[string]string
+}
+
+// RefundRecord is one refund in a query response.
+type RefundRecord struct {
+	OutRefundNo, RefundID, RefundChannel            string
+	RefundFee, SettlementRefundFee, CouponRefundFee int64
+	Coupons                                         []Coupon
+	Status                                          RefundStatus
+	RefundAccount                                   string
+	RecvAccount                                     string    // refund_recv_accout_$n (sic): where the money went
+	SuccessTime                                     time.Time // zero when not yet successful; China Standard Time
+}
+
+// QueryRefund looks up refunds at /pay/refundquery. It needs no client
+// certificate. A refund that does not exist is an *Error with ErrCode
+// REFUNDNOTEXIST; an Offset past the order's last refund is PARAM_ERROR.
+//
+// After an unknown Refund outcome, QueryRefund by OutRefundNo tells whether
+// the refund exists: REFUNDNOTEXIST proves it does not.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5.
+func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*QueryRefundResponse, error) {
+	params, err := req.params()
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.call(ctx, "refundquery", pathRefundQuery, params)
+	if err != nil {
+		return nil, err
+	}
+	return parseQueryResponse(f)
+}
+
+func (r *QueryRefundRequest) params() (map[string]string, error) {
+	if r == nil {
+		return nil, &ValidationError{Reason: "the request is nil"}
+	}
+	ids := []struct{ field, key, v string }{
+		{"TransactionID", "transaction_id", r.TransactionID},
+		{"OutTradeNo", "out_trade_no", r.OutTradeNo},
+		{"OutRefundNo", "out_refund_no", r.OutRefundNo},
+		{"RefundID", "refund_id", r.RefundID},
+	}
+	params := make(map[string]string, 8)
+	for _, id := range ids {
+		if id.v == "" {
+			continue
+		}
+		if len(params) > 0 {
+			return nil, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
+		}
+		if len(id.v) > 64 || !validRefundNo(id.v) {
+			return nil, &ValidationError{id.field, "must be at most 64 characters of 0-9 A-Z a-z _ - | * @"}
+		}
+		params[id.key] = id.v
+	}
+	if len(params) == 0 {
+		return nil, &ValidationError{"TransactionID", "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID (all are empty)"}
+	}
+	switch {
+	case r.Offset < 0:
+		return nil, &ValidationError{"Offset", "must not be negative"}
+	case r.Offset > 0:
+		params["offset"] = strconv.Itoa(r.Offset)
+	}
+	return params, nil
+}
+
+// parseQueryResponse builds the typed response from a verified field map.
+func parseQueryResponse(f map[string]string) (*QueryRefundResponse, error) {
+	p := fieldParser{fields: f}
+	r := &QueryRefundResponse{
+		TransactionID:      f["transaction_id"],
+		OutTradeNo:         f["out_trade_no"],
+		TotalFee:           p.int("total_fee"),
+		SettlementTotalFee: p.int("settlement_total_fee"),
+		CashFee:            p.int("cash_fee"),
+		FeeType:            f["fee_type"],
+		TotalRefundCount:   int(p.int("total_refund_count")),
+		RefundFee:          p.int("refund_fee"),
+		CouponRefundFee:    p.int("coupon_refund_fee"),
+		CashRefundFee:      p.int("cash_refund_fee"),
+		Raw:                f,
+	}
+	if r.TotalRefundCount < 0 {
+		p.fail("total_refund_count", "is negative")
+	}
+	n := p.count("refund_count")
+	if p.err == nil && n > 0 {
+		r.Refunds = make([]RefundRecord, n)
+		for i := range r.Refunds {
+			s := strconv.Itoa(i)
+			if f["out_refund_no_"+s] == "" && f["refund_id_"+s] == "" {
+				p.fail("refund_count", "counts more refunds than the message holds")
+				break
+			}
+			r.Refunds[i] = RefundRecord{
+				OutRefundNo:         f["out_refund_no_"+s],
+				RefundID:            f["refund_id_"+s],
+				RefundChannel:       f["refund_channel_"+s],
+				RefundFee:           p.int("refund_fee_" + s),
+				SettlementRefundFee: p.int("settlement_refund_fee_" + s),
+				CouponRefundFee:     p.int("coupon_refund_fee_" + s),
+				Coupons:             p.coupons("coupon_refund_count_"+s, s+"_"),
+				Status:              RefundStatus(f["refund_status_"+s]),
+				RefundAccount:       f["refund_account_"+s],
+				RecvAccount:         f["refund_recv_accout_"+s],
+				SuccessTime:         p.time("refund_success_time_" + s),
+			}
+		}
+	}
+	if p.err != nil {
+		return nil, &TransportError{Op: "refundquery", StatusCode: 200, Err: p.err}
+	}
+	return r, nil
+}
