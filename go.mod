@@ -1,5 +1,5 @@
 module github.com/go-wxpay/wxrefund
 
-go 1.26.8
+go 1.26.0
 
 require golang.org/x/crypto v0.59.0
