@@ -245,7 +245,8 @@ func isCertError(err error) bool {
 type unknownOutcome struct{ err error }
 
 func (u *unknownOutcome) Error() string {
-	return "wxrefund: refund outcome unknown, retry with the same out_refund_no or query it: " + u.err.Error()
+	return "wxrefund: refund outcome unknown, retry with the same out_refund_no or query it: " +
+		strings.TrimPrefix(u.err.Error(), "wxrefund: ")
 }
 func (u *unknownOutcome) Unwrap() error        { return u.err }
 func (u *unknownOutcome) Is(target error) bool { return target == ErrOutcomeUnknown }
