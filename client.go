@@ -51,8 +51,12 @@ type Client struct {
 	nonce        func() string // crypto/rand; tests may replace it
 }
 
-// secrets holds the API key and the notification key derived from it.
-type secrets struct {
+// secrets holds the API key and the notification key derived from it, two
+// pointers away from Client: fmt's fallback for a bad verb (%s or %t of a
+// Client value, %t or %e of a *Client) prints the value behind one pointer.
+type secrets struct{ *secretValues }
+
+type secretValues struct {
 	apiKey    string
 	notifyKey cipher.Block
 }
@@ -166,7 +170,8 @@ func WithPKCS12File(path, password string) Option {
 }
 
 // WithHTTPClient makes the Client send requests through a copy of hc: hc's
-// timeout, redirect policy and cookie jar are kept, and its transport (which
+// timeout and cookie jar are kept, redirects are never followed (a signed
+// request must reach WeChat Pay and nothing else), and its transport (which
 // must be an *http.Transport, or nil for http.DefaultTransport) is cloned to
 // add the merchant certificate, TLS 1.2 as the minimum and WithRootCAs. hc
 // itself is never modified. A transport that skips server certificate
@@ -283,7 +288,7 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		hc:       hc,
 		hasCert:  len(certs) > 0,
-		sec:      &secrets{apiKey: apiKey, notifyKey: wire.NotifyKey(apiKey)},
+		sec:      &secrets{&secretValues{apiKey: apiKey, notifyKey: wire.NotifyKey(apiKey)}},
 		nonce:    newNonce,
 	}, nil
 }
@@ -295,6 +300,11 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 	var base *http.Transport
 	if user != nil {
 		hc = *user
+	}
+	// A 3xx answer is reported like any other non-200 status: following it
+	// would resend the signed body, and present the certificate, elsewhere.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if user != nil {
 		switch t := user.Transport.(type) {
 		case nil:
 			base = http.DefaultTransport.(*http.Transport)
@@ -461,6 +471,9 @@ func newNonce() string {
 // *TransportError, an *Error, or wrap ErrSignatureMismatch,
 // ErrMerchantMismatch or ErrMalformed.
 func (c *Client) call(ctx context.Context, op, path string, params map[string]string) (map[string]string, error) {
+	if ctx == nil {
+		return nil, &ValidationError{Reason: "nil context (use context.Background())"}
+	}
 	params["appid"] = c.appID
 	params["mch_id"] = c.mchID
 	params["nonce_str"] = c.nonce()

@@ -2,6 +2,7 @@ package wxrefund
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -84,11 +85,14 @@ func (r *QueryRefundRequest) params() (map[string]string, error) {
 	if r == nil {
 		return nil, &ValidationError{Reason: "the request is nil"}
 	}
-	ids := []struct{ field, key, v string }{
-		{"TransactionID", "transaction_id", r.TransactionID},
-		{"OutTradeNo", "out_trade_no", r.OutTradeNo},
-		{"OutRefundNo", "out_refund_no", r.OutRefundNo},
-		{"RefundID", "refund_id", r.RefundID},
+	ids := []struct {
+		field, key, v string
+		max           int
+	}{
+		{"TransactionID", "transaction_id", r.TransactionID, 32},
+		{"OutTradeNo", "out_trade_no", r.OutTradeNo, 32},
+		{"OutRefundNo", "out_refund_no", r.OutRefundNo, 64},
+		{"RefundID", "refund_id", r.RefundID, 32},
 	}
 	params := make(map[string]string, 8)
 	for _, id := range ids {
@@ -98,8 +102,8 @@ func (r *QueryRefundRequest) params() (map[string]string, error) {
 		if len(params) > 0 {
 			return nil, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
 		}
-		if len(id.v) > 64 || !validRefundNo(id.v) {
-			return nil, &ValidationError{id.field, "must be at most 64 characters of 0-9 A-Z a-z _ - | * @"}
+		if len(id.v) > id.max || !validRefundNo(id.v) {
+			return nil, &ValidationError{id.field, fmt.Sprintf("must be at most %d characters of 0-9 A-Z a-z _ - | * @", id.max)}
 		}
 		params[id.key] = id.v
 	}
