@@ -1,0 +1,167 @@
+package wxrefund_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/wxrefundtest"
+)
+
+// exampleFake starts the fake WeChat Pay server with one paid order and
+// returns a Client for it. In production the options are WithPEMFiles (or
+// WithPKCS12File) and nothing else.
+func exampleFake() (*wxrefundtest.Server, *wxrefund.Client) {
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return fake, c
+}
+
+func ExampleNewClient() {
+	// The merchant's credentials: AppID, mch_id, the 32-character API v2 key
+	// and the API certificate (apiclient_cert.pem + apiclient_key.pem).
+	_, err := wxrefund.NewClient("wx8888888888888888", "1900000109", "Illustr8tiveApiV2Key0123456789Ab",
+		wxrefund.WithPEMFiles("testdata/no-such-dir/apiclient_cert.pem", "testdata/no-such-dir/apiclient_key.pem"))
+
+	// Certificates load eagerly: a wrong path fails here, not at the first refund.
+	fmt.Println(errors.Is(err, wxrefund.ErrCertificate))
+
+	// Without a certificate the Client can still query and decrypt notifications.
+	c, err := wxrefund.NewClient("wx8888888888888888", "1900000109", "Illustr8tiveApiV2Key0123456789Ab")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c) // never prints the API key
+	// Output:
+	// true
+	// wxrefund.Client{appid=wx8888888888888888 mch_id=1900000109 base=https://api.mch.weixin.qq.com sign_type=MD5 certificate=false}
+}
+
+func ExampleClient_Refund() {
+	fake, c := exampleFake()
+	defer fake.Close()
+	ctx := context.Background()
+
+	req := &wxrefund.RefundRequest{
+		OutTradeNo:  "ORD20240601123456",
+		OutRefundNo: "RF20240603000001", // store it first: it is the idempotency key
+		TotalFee:    5000,               // fen
+		RefundFee:   2000,               // fen
+	}
+	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1) // simulate a WeChat hiccup
+
+	resp, err := c.Refund(ctx, req)
+	for attempt := 1; errors.Is(err, wxrefund.ErrOutcomeUnknown) && attempt <= 3; attempt++ {
+		// The refund may or may not exist: send the same request again,
+		// never a new OutRefundNo.
+		fmt.Println("unknown outcome, retrying:", wxrefund.ErrorCode(err))
+		resp, err = c.Refund(ctx, req)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.OutRefundNo, resp.RefundFee)
+	// Output:
+	// unknown outcome, retrying: SYSTEMERROR
+	// RF20240603000001 2000
+}
+
+func ExampleClient_QueryRefund() {
+	fake, c := exampleFake()
+	defer fake.Close()
+	ctx := context.Background()
+
+	for _, no := range []string{"RF20240603000001", "RF20240603000002"} {
+		_, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD20240601123456",
+			OutRefundNo: no, TotalFee: 5000, RefundFee: 1000})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	fake.Complete("RF20240603000001", wxrefund.RefundStatusSuccess)
+
+	q, err := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutTradeNo: "ORD20240601123456"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range q.Refunds {
+		fmt.Println(r.OutRefundNo, r.Status, r.RefundFee, r.Status.Final())
+	}
+
+	// A refund that was never created:
+	_, err = c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: "RF-NEVER-SENT"})
+	fmt.Println(wxrefund.ErrorCode(err) == wxrefund.CodeRefundNotExist)
+	// Output:
+	// RF20240603000001 SUCCESS 1000 true
+	// RF20240603000002 PROCESSING 1000 false
+	// true
+}
+
+func ExampleClient_NotifyHandler() {
+	c, err := wxrefund.NewClient("wx8888888888888888", "1900000109", "Illustr8tiveApiV2Key0123456789Ab")
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := c.NotifyHandler(func(ctx context.Context, n *wxrefund.RefundNotification) error {
+		// Store the result idempotently, then return nil: only then does
+		// WeChat Pay get SUCCESS and stop delivering.
+		fmt.Println("refund", n.OutRefundNo, n.Status, n.RefundFee)
+		return nil
+	})
+	srv := httptest.NewServer(h) // in production: http.Handle("/wxpay/refund-notify", h)
+	defer srv.Close()
+
+	// What WeChat Pay would POST (built here with the test helper).
+	body, err := wxrefundtest.EncryptNotify("Illustr8tiveApiV2Key0123456789Ab", map[string]string{
+		"out_refund_no": "RF20240603000001", "out_trade_no": "ORD20240601123456",
+		"transaction_id": "4200001234202406011234567890", "refund_id": "50300012345202406031234567890",
+		"total_fee": "5000", "refund_fee": "2000", "settlement_refund_fee": "2000",
+		"refund_status": "SUCCESS", "success_time": "2024-06-03 10:15:42",
+		"refund_recv_accout": "支付用户零钱", "refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS",
+		"refund_request_source": "API",
+	}, "wx8888888888888888", "1900000109")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := http.Post(srv.URL, "text/xml", strings.NewReader(string(body)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(reply))
+	// Output:
+	// refund RF20240603000001 SUCCESS 2000
+	// 200 <xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>
+}
+
+func ExampleClient_DecryptNotify() {
+	c, err := wxrefund.NewClient("wx8888888888888888", "1900000109", "Illustr8tiveApiV2Key0123456789Ab")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A body whose req_info was encrypted with another API key:
+	body, _ := wxrefundtest.EncryptNotify("AnotherApiV2Key0123456789Abcdef0", map[string]string{
+		"out_refund_no": "RF1", "refund_status": "SUCCESS", "refund_fee": "1", "total_fee": "1",
+	}, "wx8888888888888888", "1900000109")
+	_, err = c.DecryptNotify(body)
+	fmt.Println(errors.Is(err, wxrefund.ErrDecrypt))
+	// Output:
+	// true
+}

@@ -1,0 +1,204 @@
+package wxrefundtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/internal/wire"
+)
+
+// adminHandler serves the JSON admin API documented on Server.Handler.
+func (s *Server) adminHandler() http.Handler {
+	routes := map[string]map[string]http.HandlerFunc{
+		"/fake/orders":            {http.MethodPost: s.adminAddOrder},
+		"/fake/refunds":           {http.MethodGet: s.adminRefunds},
+		"/fake/refunds/complete":  {http.MethodPost: s.adminComplete},
+		"/fake/refunds/redeliver": {http.MethodPost: s.adminRedeliver},
+		"/fake/deliveries":        {http.MethodGet: s.adminDeliveries},
+		"/fake/fail":              {http.MethodPost: s.adminFail},
+		"/fake/balance":           {http.MethodGet: s.adminGetBalance, http.MethodPost: s.adminSetBalance},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		methods, ok := routes[r.URL.Path]
+		if !ok {
+			writeJSONError(w, http.StatusNotFound, "unknown admin path "+r.URL.Path)
+			return
+		}
+		h, ok := methods[r.Method]
+		if !ok {
+			allow := make([]string, 0, len(methods))
+			for m := range methods {
+				allow = append(allow, m)
+			}
+			slices.Sort(allow)
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSONError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) adminAddOrder(w http.ResponseWriter, r *http.Request) {
+	var o Order
+	if !readJSON(w, r, &o) {
+		return
+	}
+	stored, err := s.addOrder(o)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, stored)
+}
+
+func (s *Server) adminRefunds(w http.ResponseWriter, r *http.Request) {
+	no := r.URL.Query().Get("out_trade_no")
+	if no == "" {
+		writeJSONError(w, http.StatusBadRequest, "the out_trade_no query parameter is required")
+		return
+	}
+	if _, ok := s.Order(no); !ok {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("no order with out_trade_no %q", no))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Refunds(no))
+}
+
+type refundRef struct {
+	OutRefundNo string                `json:"out_refund_no"`
+	Status      wxrefund.RefundStatus `json:"status"`
+}
+
+func (s *Server) adminComplete(w http.ResponseWriter, r *http.Request) {
+	var in refundRef
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := s.Complete(in.OutRefundNo, in.Status); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	st, _ := s.Refund(in.OutRefundNo)
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) adminRedeliver(w http.ResponseWriter, r *http.Request) {
+	var in refundRef
+	if !readJSON(w, r, &in) {
+		return
+	}
+	err := s.Redeliver(in.OutRefundNo)
+	switch {
+	case errors.Is(err, ErrDeliveryFailed):
+		writeJSONError(w, http.StatusBadGateway, err.Error())
+		return
+	case err != nil:
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ds := s.Deliveries()
+	for i := len(ds) - 1; i >= 0; i-- {
+		if ds[i].OutRefundNo == in.OutRefundNo && ds[i].Duplicate {
+			writeJSON(w, http.StatusOK, ds[i])
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, struct{}{}) // unreachable: Redeliver recorded one
+}
+
+func (s *Server) adminDeliveries(w http.ResponseWriter, r *http.Request) {
+	ds := s.Deliveries()
+	if ds == nil {
+		ds = []Delivery{}
+	}
+	writeJSON(w, http.StatusOK, ds)
+}
+
+func (s *Server) adminFail(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Path    string `json:"path"`
+		ErrCode string `json:"err_code"`
+		Times   int    `json:"times"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if in.Path != PathRefund && in.Path != PathRefundQuery {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("path must be %s or %s", PathRefund, PathRefundQuery))
+		return
+	}
+	if in.Times > 0 && !validID(in.ErrCode, 32) {
+		writeJSONError(w, http.StatusBadRequest, "err_code must be an error code such as SYSTEMERROR")
+		return
+	}
+	s.FailNext(in.Path, in.ErrCode, in.Times)
+	writeJSON(w, http.StatusOK, in)
+}
+
+type balanceJSON struct {
+	Balance *int64 `json:"balance"`
+}
+
+func (s *Server) adminGetBalance(w http.ResponseWriter, r *http.Request) {
+	b := s.Balance()
+	writeJSON(w, http.StatusOK, balanceJSON{&b})
+}
+
+func (s *Server) adminSetBalance(w http.ResponseWriter, r *http.Request) {
+	var in balanceJSON
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if in.Balance == nil {
+		writeJSONError(w, http.StatusBadRequest, "balance is required")
+		return
+	}
+	if err := s.SetBalance(*in.Balance); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+// readJSON decodes one JSON object of at most 64 KiB with only known fields
+// into v, or answers 400 and returns false.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+		return false
+	}
+	if _, err := d.Token(); err != io.EOF {
+		writeJSONError(w, http.StatusBadRequest, "invalid JSON: trailing data after the object")
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // the admin types always marshal
+		status, body = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

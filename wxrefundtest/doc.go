@@ -1,0 +1,66 @@
+// Package wxrefundtest provides a stateful fake of the WeChat Pay API v2
+// refund endpoints for tests, in the spirit of net/http/httptest.
+//
+// NewServer starts an HTTPS server on a free loopback port with a fresh CA,
+// server certificate and merchant client certificate, all generated in
+// memory. It implements apply refund (/secapi/pay/refund, which refuses
+// requests without the merchant certificate like WeChat Pay's nginx does) and
+// refund query (/pay/refundquery): it checks signatures (MD5 or HMAC-SHA256),
+// signs every answer, keeps orders and refunds in memory, enforces the
+// business rules (order totals, refundable amounts, 50 refunds per order,
+// the one-year refund window, the merchant balance, out_refund_no
+// idempotency), splits refunds of coupon orders into cash and coupon parts,
+// pages refund queries, and delivers encrypted refund notifications on
+// WeChat Pay's redelivery schedule until the merchant acknowledges them.
+//
+// A test adds the orders it needs, points a client at the server and drives
+// refunds to a final status:
+//
+//	s, err := wxrefundtest.NewServer(wxrefundtest.WithNotifySchedule(time.Millisecond))
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	t.Cleanup(s.Close)
+//	s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORDER1", TotalFee: 5000})
+//
+//	appID, mchID, key := s.Credentials()
+//	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+//	...
+//	_, err = c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORDER1",
+//		OutRefundNo: "R1", TotalFee: 5000, RefundFee: 2000, NotifyURL: notifyURL})
+//	...
+//	s.Complete("R1", wxrefund.RefundStatusSuccess) // or WithAutoComplete
+//	// the notification is POSTed to notifyURL; s.Deliveries() lists the attempts
+//
+// Failures are injected with FailNext (a signed result_code FAIL such as
+// SYSTEMERROR for the next calls), WithBalance/SetBalance (NOTENOUGH) and
+// WithClock (TRADE_OVERDUE); Redeliver sends a duplicate notification.
+// EncryptNotify builds a notification body offline, for testing a notify
+// handler without a server.
+//
+// Everything is also reachable over a JSON admin API under /fake/ on the
+// same handler (see Server.Handler), so a standalone program can run the
+// fake at a fixed address (WithAddr) for clients in other languages, which
+// trust CACertPEM and present MerchantCertPEM.
+//
+// The fake answers like WeChat Pay's documentation and observed behaviour:
+//
+//   - unsigned return_code FAIL for requests refused before any business
+//     logic: malformed XML ("XML格式错误"), a missing or wrong sign
+//     ("签名错误"), an unknown sign_type, and a missing or malformed field
+//     such as "invalid refund_fee" (also when refund_fee exceeds total_fee);
+//   - HTTP 400 with nginx's "400 No required SSL certificate was sent" page
+//     for /secapi/pay/refund without a client certificate, and HTTP 413 for
+//     bodies over 64 KiB;
+//   - a signed result_code FAIL with an err_code for everything else:
+//     REQUIRE_POST_METHOD, MCHID_NOT_EXIST, APPID_NOT_EXIST, PARAM_ERROR (no
+//     order id; a refund_fee_type other than CNY; a query without an id, with
+//     a bad offset or one past the last refund), ORDERNOTEXIST,
+//     INVALID_REQUEST (total_fee not the order's total; refund_fee above what
+//     is left; a 51st refund; an out_refund_no already used on another
+//     order), ERROR (the order is fully refunded), TRADE_OVERDUE, NOTENOUGH,
+//     REFUND_FEE_MISMATCH, REFUNDNOTEXIST, and whatever FailNext injects.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (apply
+// refund), chapter=9_5 (refund query) and chapter=9_16 (notification).
+package wxrefundtest

@@ -1,0 +1,110 @@
+package wxrefundtest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/wxrefundtest"
+)
+
+// A refund through wxrefund.Client against the fake, completed on demand,
+// with its notification delivered to the merchant's handler.
+func ExampleNewServer() {
+	s, err := wxrefundtest.NewServer(wxrefundtest.WithNotifySchedule(time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 5000, CouponFee: 500}); err != nil {
+		log.Fatal(err)
+	}
+
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan *wxrefund.RefundNotification, 1)
+	notify := httptest.NewServer(c.NotifyHandler(func(_ context.Context, n *wxrefund.RefundNotification) error {
+		done <- n
+		return nil
+	}))
+	defer notify.Close()
+
+	ctx := context.Background()
+	r, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1",
+		TotalFee: 5000, RefundFee: 2000, NotifyURL: notify.URL})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("refunded", r.RefundFee, "of which coupon", r.CouponRefundFee)
+
+	if err := s.Complete("RF1", wxrefund.RefundStatusSuccess); err != nil {
+		log.Fatal(err)
+	}
+	n := <-done
+	fmt.Println("notified", n.OutRefundNo, n.Status)
+	// Output:
+	// refunded 2000 of which coupon 200
+	// notified RF1 SUCCESS
+}
+
+// Injecting a failure: the next refund call answers SYSTEMERROR, whose
+// outcome a client must treat as unknown.
+func ExampleServer_FailNext() {
+	s, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100})
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	s.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1)
+	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1", TotalFee: 100, RefundFee: 100}
+	_, err = c.Refund(context.Background(), req)
+	fmt.Println(wxrefund.ErrorCode(err), errors.Is(err, wxrefund.ErrOutcomeUnknown))
+	_, err = c.Refund(context.Background(), req) // the same request again
+	fmt.Println(err, len(s.Refunds("ORD1")))
+	// Output:
+	// SYSTEMERROR true
+	// <nil> 1
+}
+
+// Testing a notify handler offline, without a server.
+func ExampleEncryptNotify() {
+	const key = "0123456789abcdef0123456789abcdef"
+	body, err := wxrefundtest.EncryptNotify(key, map[string]string{
+		"out_refund_no": "RF1", "refund_id": "50300000000000000000000000001",
+		"refund_status": "SUCCESS", "refund_fee": "100", "total_fee": "100",
+		"success_time": "2024-06-03 10:15:42",
+	}, "wx8888888888888888", "1900000109")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	c, err := wxrefund.NewClient("wx8888888888888888", "1900000109", key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	c.NotifyHandler(func(_ context.Context, n *wxrefund.RefundNotification) error {
+		fmt.Println(n.OutRefundNo, n.Status, n.RefundFee)
+		return nil
+	}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body)))
+	fmt.Println(rec.Code)
+	// Output:
+	// RF1 SUCCESS 100
+	// 200
+}

@@ -1,0 +1,154 @@
+package wxrefundtest_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/internal/wire"
+	"github.com/go-wxpay/wxrefund/wxrefundtest"
+)
+
+// refuse is a notify transport that fails at once, so fuzzed notify URLs
+// never reach the network.
+type refuse struct{}
+
+func (refuse) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("fuzz: no network")
+}
+
+var fuzzPaths = []string{
+	wxrefundtest.PathRefund,
+	wxrefundtest.PathRefundQuery,
+	"/fake/orders",
+	"/fake/refunds/complete",
+	"/fake/refunds/redeliver",
+	"/fake/fail",
+	"/fake/balance",
+	"/fake/refunds?out_trade_no=O1",
+	"/fake/deliveries",
+	"/pay/unifiedorder",
+}
+
+// FuzzServerRequest posts arbitrary bytes to the handler, with or without a
+// client certificate, and checks that it never panics and always answers:
+// protocol paths with XML (or an nginx page), signed whenever return_code is
+// SUCCESS; admin paths with JSON. With resign set, a body that parses is
+// signed with the server's key first, so the fuzzer reaches the business
+// rules instead of stopping at the signature check.
+func FuzzServerRequest(f *testing.F) {
+	s, err := wxrefundtest.NewServer(
+		wxrefundtest.WithNotifyClient(&http.Client{Transport: refuse{}}),
+		wxrefundtest.WithNotifySchedule(),
+		wxrefundtest.WithAutoComplete(0),
+		wxrefundtest.WithBalance(1_000_000),
+	)
+	require.NoError(f, err)
+	f.Cleanup(s.Close)
+	require.NoError(f, s.AddOrder(wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 10000, CouponFee: 300}))
+	appID, mchID, key := s.Credentials()
+	certPEM, _ := s.MerchantCertPEM()
+	block, _ := pemDecode(certPEM)
+	cert, err := x509.ParseCertificate(block)
+	require.NoError(f, err)
+
+	seed := func(p params) []byte {
+		p["appid"], p["mch_id"], p["nonce_str"] = appID, mchID, "n0nce"
+		p["sign"] = wxrefund.Sign(p, key, wxrefund.SignType(p["sign_type"]))
+		b, err := wire.Encode(p)
+		require.NoError(f, err)
+		return b
+	}
+	f.Add(uint8(0), true, false, seed(params{"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "10000", "refund_fee": "100", "notify_url": "http://x/n"}))
+	f.Add(uint8(0), true, true, seed(params{"out_trade_no": "O1", "out_refund_no": "R2", "total_fee": "10000", "refund_fee": "9999", "sign_type": "HMAC-SHA256"}))
+	f.Add(uint8(0), false, false, seed(params{"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "10000", "refund_fee": "100"}))
+	f.Add(uint8(1), false, false, seed(params{"out_trade_no": "O1", "offset": "0"}))
+	f.Add(uint8(1), false, true, seed(params{"out_refund_no": "R1"}))
+	f.Add(uint8(1), false, true, []byte("<xml><offset>99999999999999999999</offset><out_trade_no>O1</out_trade_no></xml>"))
+	f.Add(uint8(0), true, false, []byte("<xml><a>]]></a></xml>"))
+	f.Add(uint8(0), true, false, []byte(`<!DOCTYPE x><xml/>`))
+	f.Add(uint8(0), true, false, []byte{})
+	f.Add(uint8(2), false, false, []byte(`{"out_trade_no":"O2","total_fee":100,"coupon_fee":1}`))
+	f.Add(uint8(3), false, false, []byte(`{"out_refund_no":"R1","status":"REFUNDCLOSE"}`))
+	f.Add(uint8(4), false, false, []byte(`{"out_refund_no":"R1"}`))
+	f.Add(uint8(5), false, false, []byte(`{"path":"/secapi/pay/refund","err_code":"SYSTEMERROR","times":1}`))
+	f.Add(uint8(6), false, false, []byte(`{"balance":0}`))
+	f.Add(uint8(7+128), false, false, []byte(nil))
+	f.Add(uint8(8+128), false, false, []byte(nil))
+	f.Add(uint8(9), false, false, []byte("x"))
+
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, sel uint8, withCert, resign bool, body []byte) {
+		path := fuzzPaths[int(sel&127)%len(fuzzPaths)]
+		method := http.MethodPost
+		if sel&128 != 0 {
+			method = http.MethodGet
+		}
+		signType := wxrefund.SignTypeMD5
+		if fields, err := wire.Decode(body, "xml"); err == nil {
+			if fields["sign_type"] == string(wxrefund.SignTypeHMACSHA256) {
+				signType = wxrefund.SignTypeHMACSHA256
+			}
+			if resign {
+				fields["sign"] = wxrefund.Sign(fields, key, signType)
+				if b, err := wire.Encode(fields); err == nil {
+					body = b
+				}
+			}
+		}
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		if withCert {
+			req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		out := rec.Body.Bytes()
+		if len(out) == 0 {
+			t.Fatalf("%s %s: empty answer (status %d)", method, path, rec.Code)
+		}
+		switch {
+		case path == wxrefundtest.PathRefund || path == wxrefundtest.PathRefundQuery:
+			if rec.Code != http.StatusOK {
+				if rec.Code != http.StatusBadRequest && rec.Code != http.StatusRequestEntityTooLarge {
+					t.Fatalf("%s: status %d", path, rec.Code)
+				}
+				return
+			}
+			if method == http.MethodGet {
+				signType = wxrefund.SignTypeMD5
+			}
+			ans, err := wire.Decode(out, "xml")
+			if err != nil {
+				t.Fatalf("%s: answer is not XML: %v", path, err)
+			}
+			switch ans["return_code"] {
+			case "FAIL":
+				if ans["return_msg"] == "" || ans["sign"] != "" {
+					t.Fatalf("%s: bad FAIL answer %q", path, out)
+				}
+			case "SUCCESS":
+				if ans["sign"] != wxrefund.Sign(ans, key, signType) {
+					t.Fatalf("%s: answer sign does not verify (%s): %q", path, signType, out)
+				}
+				if ans["result_code"] != "SUCCESS" && (ans["result_code"] != "FAIL" || ans["err_code"] == "") {
+					t.Fatalf("%s: bad result in %q", path, out)
+				}
+			default:
+				t.Fatalf("%s: bad return_code in %q", path, out)
+			}
+		case path[:6] == "/fake/":
+			if !json.Valid(out) {
+				t.Fatalf("%s: answer is not JSON: %q", path, out)
+			}
+		}
+	})
+}

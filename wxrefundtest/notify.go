@@ -1,0 +1,188 @@
+package wxrefundtest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/internal/wire"
+)
+
+// EncryptNotify builds the body of a refund notification as WeChat Pay POSTs
+// it to a notify URL: an outer <xml> with return_code SUCCESS,
+// appid, mch_id, a fresh nonce_str and req_info, the base64 of the inner
+// <root> document of fields encrypted with AES-256-ECB under the lowercase
+// hex MD5 of apiKey. fields are the inner fields (out_refund_no,
+// refund_status, refund_fee, ...), taken as given. Use it to test a notify
+// handler offline; the body decrypts with wxrefund.Client.DecryptNotify for
+// the same credentials.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
+func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string) ([]byte, error) {
+	if len(apiKey) != 32 {
+		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: the API key must be 32 characters, got %d", len(apiKey))
+	}
+	inner, err := wire.Encode(fields)
+	if err != nil {
+		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
+	}
+	// wire.Encode writes an <xml> root; notifications carry <root>.
+	inner = append(append([]byte("<root>"), inner[len("<xml>"):len(inner)-len("</xml>")]...), "</root>"...)
+	ct := wire.EncryptECB(wire.NotifyKey(apiKey), inner)
+	body, err := wire.Encode(map[string]string{
+		"return_code": "SUCCESS",
+		"appid":       appID,
+		"mch_id":      mchID,
+		"nonce_str":   nonce(),
+		"req_info":    base64.StdEncoding.EncodeToString(ct),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
+	}
+	return body, nil
+}
+
+// ErrDeliveryFailed is returned by Redeliver when the merchant did not
+// acknowledge the notification.
+var ErrDeliveryFailed = errors.New("wxrefundtest: notification not acknowledged")
+
+// Delivery is one attempt to deliver a refund notification and what the
+// merchant's notify URL answered. A delivery succeeded when StatusCode is 200
+// and ReturnCode is SUCCESS; anything else makes the Server
+// deliver again on its schedule.
+type Delivery struct {
+	OutRefundNo string    `json:"out_refund_no"`
+	URL         string    `json:"url"`
+	Attempt     int       `json:"attempt"`   // 1 for the refund's first delivery, counting Redeliver's too
+	Duplicate   bool      `json:"duplicate"` // sent by Redeliver, outside the schedule
+	Time        time.Time `json:"time"`      // by the Server's clock, when the request was sent
+	StatusCode  int       `json:"status_code,omitempty"`
+	ReturnCode  string    `json:"return_code,omitempty"` // of the reply; "" when it was not XML
+	ReturnMsg   string    `json:"return_msg,omitempty"`
+	Err         string    `json:"error,omitempty"` // transport failure or unreadable reply
+}
+
+// OK reports whether the merchant acknowledged the notification.
+func (d Delivery) OK() bool { return d.StatusCode == http.StatusOK && d.ReturnCode == "SUCCESS" }
+
+// Deliveries returns every notification delivery so far, oldest first.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries...)
+}
+
+// deliverAll delivers body to url until the merchant acknowledges it, the
+// schedule is exhausted or the Server closes. It runs in its own goroutine,
+// counted in s.wg.
+func (s *Server) deliverAll(r *refund, url string, body []byte) {
+	defer s.wg.Done()
+	for i := 0; ; i++ {
+		if s.deliver(r, url, body, false).OK() {
+			return
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+		if i >= len(s.cfg.schedule) {
+			s.mu.Lock()
+			if r.notifyState == NotifyPending {
+				r.notifyState = NotifyAbandoned
+			}
+			s.mu.Unlock()
+			return
+		}
+		t := time.NewTimer(s.cfg.schedule[i])
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// deliver POSTs body to url once and records the attempt. It holds no lock
+// during the request.
+func (s *Server) deliver(r *refund, url string, body []byte, dup bool) Delivery {
+	s.mu.Lock()
+	r.attempts++
+	d := Delivery{OutRefundNo: r.outRefundNo, URL: url, Attempt: r.attempts, Duplicate: dup, Time: s.now()}
+	s.mu.Unlock()
+
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("User-Agent", "wxrefundtest")
+		var resp *http.Response
+		if resp, err = s.cfg.notifyClient.Do(req); err == nil {
+			d.StatusCode = resp.StatusCode
+			var raw []byte
+			raw, err = wire.ReadLimited(resp.Body, wire.MaxBody)
+			resp.Body.Close()
+			if err == nil {
+				var reply map[string]string
+				if reply, err = wire.Decode(raw, "xml"); err == nil {
+					d.ReturnCode, d.ReturnMsg = reply["return_code"], reply["return_msg"]
+				} else {
+					err = fmt.Errorf("reply: %w", err)
+				}
+			}
+		}
+	}
+	if err != nil {
+		d.Err = err.Error()
+	}
+
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	if d.OK() {
+		r.notifyState = NotifyDelivered
+	}
+	s.mu.Unlock()
+	return d
+}
+
+// Redeliver sends the notification of a final refund once more, right now
+// and outside its schedule, so that a merchant's handler can be tested
+// against duplicates. It returns when the merchant answered, with an error
+// when the refund is unknown, not final or has no notify URL, or when the
+// delivery failed (the attempt is recorded in Deliveries either way).
+// Redeliver never changes the refund's schedule, except that an
+// acknowledged duplicate marks the notification DELIVERED.
+func (s *Server) Redeliver(outRefundNo string) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	r, ok := s.refunds[outRefundNo]
+	switch {
+	case !ok:
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownRefund, outRefundNo)
+	case r.status == wxrefund.RefundStatusProcessing:
+		s.mu.Unlock()
+		return fmt.Errorf("wxrefundtest: Redeliver: %s is still PROCESSING; Complete it first", outRefundNo)
+	case r.notifyBody == nil:
+		s.mu.Unlock()
+		return fmt.Errorf("wxrefundtest: Redeliver: %s has no notify URL", outRefundNo)
+	}
+	url, body := r.notifyURL, r.notifyBody
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	d := s.deliver(r, url, body, true)
+	switch {
+	case d.Err != "":
+		return fmt.Errorf("%w: %s", ErrDeliveryFailed, d.Err)
+	case !d.OK():
+		return fmt.Errorf("%w: the merchant answered HTTP %d, return_code %q", ErrDeliveryFailed, d.StatusCode, d.ReturnCode)
+	}
+	return nil
+}
