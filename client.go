@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -297,30 +298,25 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 // cloned transport carrying the certificate and roots.
 func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.CertPool) (*http.Client, error) {
 	var hc http.Client
-	var base *http.Transport
 	if user != nil {
 		hc = *user
 	}
 	// A 3xx answer is reported like any other non-200 status: following it
 	// would resend the signed body, and present the certificate, elsewhere.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if user != nil {
-		switch t := user.Transport.(type) {
-		case nil:
-			base = http.DefaultTransport.(*http.Transport)
-		case *http.Transport:
-			base = t
-		default:
-			if len(certs) > 0 || roots != nil {
-				return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
-					"so the merchant certificate cannot be added to it", ErrInvalidConfig, t)
-			}
-			return &hc, nil
+	var t *http.Transport
+	switch ut := hc.Transport.(type) {
+	case nil:
+		t = newTransport()
+	case *http.Transport:
+		t = ut.Clone()
+	default:
+		if len(certs) > 0 || roots != nil {
+			return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
+				"so the merchant certificate cannot be added to it", ErrInvalidConfig, ut)
 		}
-	} else {
-		base = http.DefaultTransport.(*http.Transport)
+		return &hc, nil
 	}
-	t := base.Clone()
 	cfg := t.TLSClientConfig
 	if cfg == nil {
 		cfg = &tls.Config{}
@@ -345,6 +341,24 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 	}
 	hc.Transport = t
 	return &hc, nil
+}
+
+// newTransport returns a transport with http.DefaultTransport's settings.
+// It is built afresh rather than cloned: Clone sets up HTTP/2 on the
+// transport it copies, and the process-wide default is not ours to change.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+	}
 }
 
 func loadPEM(certPEM, keyPEM []byte) (tls.Certificate, error) {

@@ -25,14 +25,24 @@ type RefundNotification struct {
 	Raw map[string]string
 }
 
-// The reply bodies of NotifyHandler (SPEC §6.5); neither is signed.
-var (
-	notifyOK = []byte("<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
-)
-
-func notifyFail(msg string) []byte {
-	return []byte("<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[" + msg + "]]></return_msg></xml>")
+// notifyReply is a NotifyHandler reply body (SPEC §6.5); it is not signed.
+func notifyReply(returnCode, returnMsg string) []byte {
+	b, err := wire.Encode(map[string]string{"return_code": returnCode, "return_msg": returnMsg})
+	if err != nil { // unreachable: constant names and messages
+		panic(err)
+	}
+	return b
 }
+
+// The replies NotifyHandler sends, built once.
+var (
+	notifyOK            = notifyReply("SUCCESS", "OK")
+	notifyNotAllowed    = notifyReply("FAIL", "method not allowed")
+	notifyTooLarge      = notifyReply("FAIL", "body too large")
+	notifyInvalid       = notifyReply("FAIL", "invalid notification")
+	notifyNoHandler     = notifyReply("FAIL", "no handler")
+	notifyHandlerFailed = notifyReply("FAIL", "handler failed")
+)
 
 // DecryptNotify checks and decrypts the raw body of a refund notification (the
 // outer <xml> with req_info that WeChat Pay POSTs to the notify URL) and
@@ -124,24 +134,24 @@ func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotificatio
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeNotifyReply(w, http.StatusMethodNotAllowed, notifyFail("method not allowed"))
+			writeNotifyReply(w, http.StatusMethodNotAllowed, notifyNotAllowed)
 			return
 		}
 		n, err := c.ParseNotifyRequest(r)
 		switch {
 		case errors.Is(err, ErrBodyTooLarge):
-			writeNotifyReply(w, http.StatusRequestEntityTooLarge, notifyFail("body too large"))
+			writeNotifyReply(w, http.StatusRequestEntityTooLarge, notifyTooLarge)
 			return
 		case err != nil:
-			writeNotifyReply(w, http.StatusBadRequest, notifyFail("invalid notification"))
+			writeNotifyReply(w, http.StatusBadRequest, notifyInvalid)
 			return
 		}
 		if fn == nil {
-			writeNotifyReply(w, http.StatusInternalServerError, notifyFail("no handler"))
+			writeNotifyReply(w, http.StatusInternalServerError, notifyNoHandler)
 			return
 		}
 		if err := fn(r.Context(), n); err != nil {
-			writeNotifyReply(w, http.StatusInternalServerError, notifyFail("handler failed"))
+			writeNotifyReply(w, http.StatusInternalServerError, notifyHandlerFailed)
 			return
 		}
 		writeNotifyReply(w, http.StatusOK, notifyOK)

@@ -38,12 +38,20 @@ func Sign(params map[string]string, apiKey string, t SignType) string {
 	return string(appendSign(dst[:0], params, apiKey, t))
 }
 
-var keyPool = sync.Pool{New: func() any { s := make([]string, 0, 48); return &s }}
+// signScratch is appendSign's working memory, pooled so that signing
+// allocates little more than the hash state.
+type signScratch struct {
+	keys []string
+	buf  [512]byte
+	sum  [sha256.Size]byte
+}
+
+var keyPool = sync.Pool{New: func() any { return &signScratch{keys: make([]string, 0, 48)} }}
 
 // appendSign appends the uppercase hex signature to dst.
 func appendSign(dst []byte, params map[string]string, apiKey string, t SignType) []byte {
-	kp := keyPool.Get().(*[]string)
-	keys := (*kp)[:0]
+	sc := keyPool.Get().(*signScratch)
+	keys := sc.keys[:0]
 	for k, v := range params {
 		if k == "sign" || v == "" {
 			continue
@@ -59,7 +67,7 @@ func appendSign(dst []byte, params map[string]string, apiKey string, t SignType)
 		h = md5.New()
 	}
 	// Write the string-to-sign through a small buffer rather than building it.
-	var buf [512]byte
+	buf := &sc.buf
 	b := buf[:0]
 	flush := func() { h.Write(b); b = b[:0] }
 	for _, k := range keys {
@@ -79,16 +87,25 @@ func appendSign(dst []byte, params map[string]string, apiKey string, t SignType)
 		b = append(b, v...)
 		b = append(b, '&')
 	}
+	if len(b)+len("key=")+len(apiKey) > len(buf) {
+		flush()
+	}
+	if len("key=")+len(apiKey) > len(buf) {
+		h.Write([]byte("key="))
+		h.Write([]byte(apiKey))
+	} else {
+		b = append(b, "key="...)
+		b = append(b, apiKey...)
+	}
 	flush()
-	h.Write([]byte("key="))
-	h.Write([]byte(apiKey))
-	*kp = keys[:0]
-	keyPool.Put(kp)
 
-	var sum [sha256.Size]byte
-	digest := h.Sum(sum[:0])
+	digest := h.Sum(sc.sum[:0])
 	n := len(dst)
 	dst = hex.AppendEncode(dst, digest)
+	clear(keys)
+	clear(buf[:])
+	sc.keys = keys[:0]
+	keyPool.Put(sc)
 	for i := n; i < len(dst); i++ {
 		if c := dst[i]; c >= 'a' && c <= 'f' {
 			dst[i] = c - 'a' + 'A'

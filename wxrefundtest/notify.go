@@ -26,12 +26,10 @@ func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string)
 	if len(apiKey) != 32 {
 		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: the API key must be 32 characters, got %d", len(apiKey))
 	}
-	inner, err := wire.Encode(fields)
+	inner, err := wire.EncodeRoot("root", fields)
 	if err != nil {
 		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
 	}
-	// wire.Encode writes an <xml> root; notifications carry <root>.
-	inner = append(append([]byte("<root>"), inner[len("<xml>"):len(inner)-len("</xml>")]...), "</root>"...)
 	ct := wire.EncryptECB(wire.NotifyKey(apiKey), inner)
 	body, err := wire.Encode(map[string]string{
 		"return_code": "SUCCESS",

@@ -49,13 +49,20 @@ func ReadLimited(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // Encode writes params as a flat <xml> document in sorted key order, every value
-// in CDATA (a "]]>" inside a value is split across two CDATA sections), so
-// the same map always encodes to the same bytes. Keys must be XML names and
-// values valid XML characters; anything else is an error, never a corrupt
-// document.
-func Encode(params map[string]string) ([]byte, error) {
+// in CDATA (a "]]>" inside a value is split across two CDATA sections, and a
+// CR is written between sections as &#13;), so the same map always encodes to
+// the same bytes. Keys must be XML names and values valid XML characters;
+// anything else is an error, never a corrupt document.
+func Encode(params map[string]string) ([]byte, error) { return EncodeRoot("xml", params) }
+
+// EncodeRoot is Encode with another root element, such as the <root> of a
+// notification's encrypted content.
+func EncodeRoot(root string, params map[string]string) ([]byte, error) {
+	if !isName(root) {
+		return nil, fmt.Errorf("wxrefund: %q is not a valid XML element name", root)
+	}
 	keys := make([]string, 0, len(params))
-	size := len("<xml></xml>")
+	size := 2*len(root) + len("<></>")
 	for k, v := range params {
 		if !isName(k) {
 			return nil, fmt.Errorf("wxrefund: %q is not a valid XML element name", k)
@@ -69,7 +76,9 @@ func Encode(params map[string]string) ([]byte, error) {
 	sort.Strings(keys)
 	var b bytes.Buffer
 	b.Grow(size)
-	b.WriteString("<xml>")
+	b.WriteByte('<')
+	b.WriteString(root)
+	b.WriteByte('>')
 	for _, k := range keys {
 		b.WriteByte('<')
 		b.WriteString(k)
@@ -79,11 +88,30 @@ func Encode(params map[string]string) ([]byte, error) {
 		b.WriteString(k)
 		b.WriteByte('>')
 	}
-	b.WriteString("</xml>")
+	b.WriteString("</")
+	b.WriteString(root)
+	b.WriteByte('>')
 	return b.Bytes(), nil
 }
 
+// writeCDATA writes v as CDATA sections, except that each CR goes between
+// them as a character reference: XML end-of-line handling would turn a
+// literal CR (or CRLF) into LF, so the reader, and a signature it checks,
+// would see another value.
 func writeCDATA(b *bytes.Buffer, v string) {
+	for {
+		i := strings.IndexByte(v, '\r')
+		if i < 0 {
+			break
+		}
+		writeCDATASection(b, v[:i])
+		b.WriteString("&#13;")
+		v = v[i+1:]
+	}
+	writeCDATASection(b, v)
+}
+
+func writeCDATASection(b *bytes.Buffer, v string) {
 	if v == "" {
 		return
 	}
@@ -151,7 +179,7 @@ func Decode(body []byte, roots ...string) (map[string]string, error) {
 	fields := make(map[string]string, 32)
 	depth := 0 // 0 outside root, 1 inside root, 2 inside a child
 	seenRoot := false
-	var key string
+	var root, key string
 	var val []byte
 	for {
 		tok, err := d.RawToken()
@@ -186,6 +214,7 @@ func Decode(body []byte, roots ...string) (map[string]string, error) {
 					return nil, malformed("unexpected root element")
 				}
 				seenRoot = true
+				root = t.Name.Local
 			case 1:
 				if t.Name.Space != "" {
 					return nil, malformed("namespaced field")
@@ -211,7 +240,7 @@ func Decode(body []byte, roots ...string) (map[string]string, error) {
 				}
 				fields[key] = string(val)
 			case 1:
-				if !oneOf(t.Name.Local, roots) || t.Name.Space != "" {
+				if t.Name.Local != root || t.Name.Space != "" {
 					return nil, malformed("mismatched end tag")
 				}
 			default:
