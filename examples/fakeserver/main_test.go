@@ -1,0 +1,673 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-wxpay/wxrefund/internal/wire"
+)
+
+// wait bounds every wait in these tests; none of them asserts on wall time.
+const wait = 10 * time.Second
+
+// TestMain runs main itself when re-executed by TestMainProcess.
+func TestMain(m *testing.M) {
+	if os.Getenv("FAKESERVER_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer collects what run writes; ready is closed at the first newline.
+type syncBuffer struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	once  sync.Once
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{ready: make(chan struct{})} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	if bytes.IndexByte(b.buf.Bytes(), '\n') >= 0 {
+		b.once.Do(func() { close(b.ready) })
+	}
+	return n, err
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fake is one run of the program in-process.
+type fake struct {
+	ann    announcement
+	line   string // the JSON line, with its newline
+	stdout *syncBuffer
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	errc   chan error
+	client *http.Client // trusts the fake CA and presents the merchant certificate
+}
+
+// stop cancels run's context and returns what run returned.
+func (f *fake) stop(t *testing.T) error {
+	t.Helper()
+	f.cancel()
+	select {
+	case err := <-f.errc:
+		f.errc <- err // for a second stop (the cleanup)
+		return err
+	case <-time.After(wait):
+		t.Fatal("run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+// start runs run with args (plus -addr 127.0.0.1:0 and a temporary -dir
+// unless given) and waits for the JSON line.
+func start(t *testing.T, args ...string) *fake {
+	t.Helper()
+	if !slices.Contains(args, "-addr") {
+		args = append(args, "-addr", "127.0.0.1:0")
+	}
+	if !slices.Contains(args, "-dir") {
+		args = append(args, "-dir", filepath.Join(t.TempDir(), "certs"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fake{stdout: newSyncBuffer(), stderr: newSyncBuffer(), cancel: cancel, errc: make(chan error, 1)}
+	go func() { f.errc <- run(ctx, args, f.stdout, f.stderr) }()
+	t.Cleanup(func() { f.stop(t) })
+
+	select {
+	case <-f.stdout.ready:
+	case err := <-f.errc:
+		t.Fatalf("run returned before printing the JSON line: %v\nstderr:\n%s", err, f.stderr)
+	case <-time.After(wait):
+		t.Fatalf("no JSON line on stdout\nstderr:\n%s", f.stderr)
+	}
+	f.line = f.stdout.String()
+	if strings.Count(f.line, "\n") != 1 || !strings.HasSuffix(f.line, "\n") {
+		t.Fatalf("stdout is not one line: %q", f.line)
+	}
+	d := json.NewDecoder(strings.NewReader(f.line))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f.ann); err != nil {
+		t.Fatalf("the JSON line %q: %v", f.line, err)
+	}
+
+	pair, err := tls.LoadX509KeyPair(f.ann.Cert, f.ann.Key)
+	if err != nil {
+		t.Fatalf("the merchant certificate and key do not load: %v", err)
+	}
+	caPEM, err := os.ReadFile(f.ann.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s holds no PEM certificate", f.ann.CA)
+	}
+	f.client = &http.Client{
+		Timeout: wait,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs:      pool,
+			Certificates: []tls.Certificate{pair},
+		}},
+	}
+	t.Cleanup(f.client.CloseIdleConnections)
+	return f
+}
+
+// md5Sign is SPEC §2.1 with MD5, written out here rather than taken from
+// package wxrefund, as a client in another language would.
+func md5Sign(fields map[string]string, apiKey string) string {
+	keys := make([]string, 0, len(fields))
+	for k, v := range fields {
+		if k != "sign" && v != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + fields[k] + "&")
+	}
+	b.WriteString("key=" + apiKey)
+	sum := md5.Sum([]byte(b.String()))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// signedXML is fields plus appid, mch_id, nonce_str and sign, as <xml>.
+func (f *fake) signedXML(fields map[string]string) []byte {
+	fields["appid"] = f.ann.AppID
+	fields["mch_id"] = f.ann.MchID
+	fields["nonce_str"] = fmt.Sprintf("n%d", time.Now().UnixNano())
+	fields["sign"] = md5Sign(fields, f.ann.APIKey)
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.WriteString("<xml>")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "<%s><![CDATA[%s]]></%s>", k, fields[k], k)
+	}
+	b.WriteString("</xml>")
+	return b.Bytes()
+}
+
+// api POSTs a signed request to path, checks return_code, the answer's sign
+// and result_code SUCCESS, and returns the answer's fields.
+func (f *fake) api(t *testing.T, c *http.Client, path string, fields map[string]string) map[string]string {
+	t.Helper()
+	resp, err := c.Post(f.ann.BaseURL+path, "text/xml", bytes.NewReader(f.signedXML(fields)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d: %s", path, resp.StatusCode, body)
+	}
+	m, err := wire.Decode(body, "xml")
+	if err != nil {
+		t.Fatalf("%s: %v: %s", path, err, body)
+	}
+	if m["return_code"] != "SUCCESS" {
+		t.Fatalf("%s: return_code %s: %s", path, m["return_code"], m["return_msg"])
+	}
+	if want := md5Sign(m, f.ann.APIKey); m["sign"] != want {
+		t.Fatalf("%s: the answer's sign is %q, want %q", path, m["sign"], want)
+	}
+	if m["result_code"] != "SUCCESS" {
+		t.Fatalf("%s: result_code %s %s %s", path, m["result_code"], m["err_code"], m["err_code_des"])
+	}
+	return m
+}
+
+// admin calls the JSON admin API and decodes the answer into out.
+func (f *fake) admin(t *testing.T, method, path, body string, wantStatus int, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.ann.BaseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, wantStatus, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+// decryptReqInfo is SPEC §6.3 written out with crypto/aes: base64, then
+// AES-256-ECB under the lowercase hex MD5 of the API key, then PKCS#7.
+func decryptReqInfo(reqInfo, apiKey string) ([]byte, error) {
+	ct, err := base64.StdEncoding.DecodeString(reqInfo)
+	if err != nil {
+		return nil, err
+	}
+	sum := md5.Sum([]byte(apiKey))
+	block, err := aes.NewCipher([]byte(hex.EncodeToString(sum[:])))
+	if err != nil {
+		return nil, err
+	}
+	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("ciphertext of %d bytes", len(ct))
+	}
+	pt := make([]byte, len(ct))
+	for i := 0; i < len(ct); i += aes.BlockSize {
+		block.Decrypt(pt[i:i+aes.BlockSize], ct[i:i+aes.BlockSize])
+	}
+	n := int(pt[len(pt)-1])
+	if n < 1 || n > aes.BlockSize || !bytes.Equal(pt[len(pt)-n:], bytes.Repeat([]byte{byte(n)}, n)) {
+		return nil, errors.New("bad PKCS#7 padding")
+	}
+	return pt[:len(pt)-n], nil
+}
+
+type delivery struct {
+	OutRefundNo string `json:"out_refund_no"`
+	URL         string `json:"url"`
+	Attempt     int    `json:"attempt"`
+	StatusCode  int    `json:"status_code"`
+	ReturnCode  string `json:"return_code"`
+}
+
+func TestRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "certs") // created by run
+	f := start(t, "-dir", dir, "-notify-schedule", "50ms,50ms")
+
+	// The JSON line: exactly these keys, in this order, absolute paths.
+	const prefix = `{"base_url":"https://127.0.0.1:`
+	if !strings.HasPrefix(f.line, prefix) {
+		t.Errorf("the JSON line %q does not start with %s", f.line, prefix)
+	}
+	var keys []string
+	d := json.NewDecoder(strings.NewReader(f.line))
+	d.Token()
+	for d.More() {
+		k, _ := d.Token()
+		keys = append(keys, k.(string))
+		var v any
+		d.Decode(&v)
+	}
+	if want := []string{"base_url", "appid", "mch_id", "api_key", "ca", "cert", "key"}; !slices.Equal(keys, want) {
+		t.Errorf("JSON keys %q, want %q", keys, want)
+	}
+	for name, p := range map[string]string{"ca.pem": f.ann.CA, "apiclient_cert.pem": f.ann.Cert, "apiclient_key.pem": f.ann.Key} {
+		if p != filepath.Join(dir, name) {
+			t.Errorf("path %q, want %q", p, filepath.Join(dir, name))
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runtime.GOOS != "windows" && name == "apiclient_key.pem" && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if f.ann.AppID == "" || f.ann.MchID == "" || len(f.ann.APIKey) != 32 {
+		t.Errorf("credentials %q %q %q", f.ann.AppID, f.ann.MchID, f.ann.APIKey)
+	}
+
+	// The CA verifies the server (an https request with the client certificate).
+	var ds []delivery
+	f.admin(t, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
+	if len(ds) != 0 {
+		t.Fatalf("deliveries before any refund: %+v", ds)
+	}
+
+	// The merchant's notify URL decrypts req_info by hand and acknowledges.
+	type note struct {
+		outer, inner map[string]string
+		err          error
+	}
+	notes := make(chan note, 10)
+	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n note
+		body, _ := io.ReadAll(r.Body)
+		n.outer, n.err = wire.Decode(body, "xml")
+		if n.err == nil {
+			var pt []byte
+			if pt, n.err = decryptReqInfo(n.outer["req_info"], f.ann.APIKey); n.err == nil {
+				n.inner, n.err = wire.Decode(pt, "root")
+			}
+		}
+		notes <- n
+		if n.err != nil {
+			http.Error(w, n.err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
+	}))
+	defer notify.Close()
+
+	// A paid order with a coupon, through the admin API.
+	var order map[string]any
+	f.admin(t, http.MethodPost, "/fake/orders",
+		`{"out_trade_no":"ORDER1","transaction_id":"4200000000202401010000000001","total_fee":5000,"coupon_fee":500}`,
+		http.StatusCreated, &order)
+	if order["out_trade_no"] != "ORDER1" || order["total_fee"] != 5000.0 {
+		t.Fatalf("POST /fake/orders answered %v", order)
+	}
+
+	// Apply refund needs the client certificate...
+	noCert := &http.Client{Timeout: wait, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: f.client.Transport.(*http.Transport).TLSClientConfig.RootCAs,
+	}}}
+	defer noCert.CloseIdleConnections()
+	refund := func() map[string]string {
+		return map[string]string{
+			"out_trade_no": "ORDER1", "out_refund_no": "R1", "total_fee": "5000", "refund_fee": "2000",
+			"refund_desc": "商品缺货", "notify_url": notify.URL + "/notify",
+		}
+	}
+	resp, err := noCert.Post(f.ann.BaseURL+"/secapi/pay/refund", "text/xml", bytes.NewReader(f.signedXML(refund())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("refund without the client certificate: HTTP %d, want 400", resp.StatusCode)
+	}
+
+	// ...with it the refund is accepted, its coupon part split off.
+	m := f.api(t, f.client, "/secapi/pay/refund", refund())
+	if m["out_refund_no"] != "R1" || m["refund_fee"] != "2000" || m["coupon_refund_fee"] != "200" || m["cash_refund_fee"] != "1800" {
+		t.Errorf("refund answer %v", m)
+	}
+	refundID := m["refund_id"]
+
+	// Query needs no client certificate.
+	m = f.api(t, noCert, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	if m["refund_count"] != "1" || m["refund_id_0"] != refundID || m["refund_status_0"] != "PROCESSING" {
+		t.Errorf("query answer %v", m)
+	}
+
+	// Completion through the admin API sends the notification.
+	var st map[string]any
+	f.admin(t, http.MethodPost, "/fake/refunds/complete", `{"out_refund_no":"R1","status":"SUCCESS"}`, http.StatusOK, &st)
+	if st["status"] != "SUCCESS" {
+		t.Errorf("complete answered %v", st)
+	}
+	select {
+	case n := <-notes:
+		if n.err != nil {
+			t.Fatalf("notification: %v", n.err)
+		}
+		if n.outer["return_code"] != "SUCCESS" || n.outer["appid"] != f.ann.AppID || n.outer["mch_id"] != f.ann.MchID {
+			t.Errorf("outer notification %v", n.outer)
+		}
+		in := n.inner
+		if in["out_refund_no"] != "R1" || in["refund_id"] != refundID || in["refund_status"] != "SUCCESS" ||
+			in["refund_fee"] != "2000" || in["settlement_refund_fee"] != "1800" || in["out_trade_no"] != "ORDER1" {
+			t.Errorf("decrypted notification %v", in)
+		}
+	case <-time.After(wait):
+		t.Fatal("no notification")
+	}
+
+	// The acknowledged delivery shows in GET /fake/deliveries (recorded
+	// once the fake has read the reply, so poll).
+	deadline := time.Now().Add(wait)
+	for {
+		f.admin(t, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
+		if len(ds) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("GET /fake/deliveries stays empty")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(ds) != 1 || ds[0].OutRefundNo != "R1" || ds[0].URL != notify.URL+"/notify" ||
+		ds[0].Attempt != 1 || ds[0].StatusCode != 200 || ds[0].ReturnCode != "SUCCESS" {
+		t.Errorf("deliveries %+v", ds)
+	}
+
+	m = f.api(t, f.client, "/pay/refundquery", map[string]string{"out_trade_no": "ORDER1"})
+	if m["refund_status_0"] != "SUCCESS" {
+		t.Errorf("query after completion %v", m)
+	}
+
+	if err := f.stop(t); err != nil {
+		t.Fatalf("run returned %v after cancel, want nil", err)
+	}
+	if got := f.stdout.String(); got != f.line {
+		t.Errorf("stdout has more than the JSON line: %q", got)
+	}
+	if !strings.Contains(f.stderr.String(), "serving "+f.ann.BaseURL) {
+		t.Errorf("stderr does not log the address:\n%s", f.stderr)
+	}
+}
+
+func TestRunOverrides(t *testing.T) {
+	const key = "0123456789abcdefghijABCDEFGHIJ_-"
+	f := start(t, "-appid", "wxOVERRIDE", "-mchid", "1234567", "-apikey", key, "-auto-complete", "1ms", "-notify-schedule", "none")
+	if f.ann.AppID != "wxOVERRIDE" || f.ann.MchID != "1234567" || f.ann.APIKey != key {
+		t.Fatalf("announced %+v", f.ann)
+	}
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"O2","total_fee":100}`, http.StatusCreated, nil)
+	f.api(t, f.client, "/secapi/pay/refund", map[string]string{
+		"out_trade_no": "O2", "out_refund_no": "R2", "total_fee": "100", "refund_fee": "100"})
+	deadline := time.Now().Add(wait)
+	for {
+		var rs []map[string]any
+		f.admin(t, http.MethodGet, "/fake/refunds?out_trade_no=O2", "", http.StatusOK, &rs)
+		if len(rs) == 1 && rs[0]["status"] == "SUCCESS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("-auto-complete: the refund stays %v", rs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-nope"},
+		{"-addr", "localhost"},
+		{"-addr", "127.0.0.1:"},
+		{"-dir", ""},
+		{"-auto-complete", "soon"},
+		{"-auto-complete", "-1s"},
+		{"-notify-schedule", "1s,x"},
+		{"-notify-schedule", "1s,-2s"},
+		{"-apikey", "short"},
+		{"-apikey", "0123456789abcdef 0123456789abcde"},
+		{"-appid", "wx 1"},
+		{"-mchid", ""},
+		{"positional"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, &stdout, &stderr)
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("run(%q) = %v, want a usage error", args, err)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+			if !strings.Contains(stderr.String(), "usage: fakeserver") {
+				t.Errorf("stderr has no usage:\n%s", stderr.String())
+			}
+		})
+	}
+
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestRunBadDirOrAddr(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	for name, args := range map[string][]string{
+		"dir under a file": {"-addr", "127.0.0.1:0", "-dir", filepath.Join(file, "certs")},
+		"dir is a file":    {"-addr", "127.0.0.1:0", "-dir", file},
+		"address in use":   {"-addr", busy.Addr().String(), "-dir", t.TempDir()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			err := run(ctx, args, &stdout, &stderr)
+			if err == nil || errors.As(err, new(usageError)) {
+				t.Fatalf("run = %v, want a non-usage error", err)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestScheduleFlag(t *testing.T) {
+	s := scheduleFlag(nil)
+	if got := s.String(); got != "none" {
+		t.Errorf("empty schedule prints %q", got)
+	}
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(&s, "s", "")
+	if err := fs.Parse([]string{"-s", " 1s, 1m30s,3h "}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{time.Second, 90 * time.Second, 3 * time.Hour}; !slices.Equal(s, want) {
+		t.Errorf("parsed %v, want %v", s, want)
+	}
+	if got := s.String(); got != "1s,1m30s,3h" {
+		t.Errorf("prints %q", got)
+	}
+	var usage bytes.Buffer
+	run(context.Background(), []string{"-h"}, io.Discard, &usage)
+	if want := "(default 15s,15s,30s,3m,10m,20m,30m,30m,30m,1h,3h,3h,3h,6h,6h)"; !strings.Contains(usage.String(), want) {
+		t.Errorf("usage does not show %s:\n%s", want, usage.String())
+	}
+}
+
+// TestMainProcess runs the program as a process: the JSON line on stdout,
+// exit 0 on SIGTERM, exit 2 for a bad flag.
+func TestMainProcess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("sends SIGTERM")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(self, args...)
+		cmd.Env = append(os.Environ(), "FAKESERVER_TEST_MAIN=1")
+		cmd.WaitDelay = wait
+		return cmd
+	}
+
+	var stderr bytes.Buffer
+	cmd := command("-bogus")
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("-bogus: %v, want exit status 2", err)
+	}
+	if !strings.Contains(stderr.String(), "usage: fakeserver") {
+		t.Errorf("-bogus: no usage on stderr:\n%s", stderr.String())
+	}
+
+	cmd = command("-addr", "127.0.0.1:0", "-dir", t.TempDir())
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(wait, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no JSON line: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var ann announcement
+	if err := json.Unmarshal([]byte(line), &ann); err != nil || ann.BaseURL == "" {
+		t.Errorf("JSON line %q: %v", line, err)
+	}
+	rest := make(chan []byte)
+	go func() { b, _ := io.ReadAll(out); rest <- b }()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if b := <-rest; len(b) != 0 {
+		t.Errorf("stdout after the JSON line: %q", b)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, stderr.String())
+	}
+}
+
+func TestDemoScript(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "openssl", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("demo.sh needs %s, which is not on PATH", tool)
+		}
+	}
+	f := start(t, "-notify-schedule", "100ms,100ms")
+	jsonFile := filepath.Join(t.TempDir(), "fake.json")
+	if err := os.WriteFile(jsonFile, []byte(f.line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	demo := func(t *testing.T, env []string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", append([]string{"demo.sh"}, args...)...)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.WaitDelay = 5 * time.Second
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	t.Run("file", func(t *testing.T) {
+		out, err := demo(t, nil, jsonFile)
+		if err != nil || !strings.HasSuffix(out, "demo.sh: OK\n") {
+			t.Fatalf("demo.sh: %v\n%s\nfakeserver stderr:\n%s", err, out, f.stderr)
+		}
+		var ds []delivery
+		f.admin(t, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
+		if len(ds) != 1 || ds[0].StatusCode != 200 || ds[0].ReturnCode != "SUCCESS" {
+			t.Errorf("deliveries after demo.sh: %+v", ds)
+		}
+	})
+
+	env := []string{
+		"FAKE_BASE_URL=" + f.ann.BaseURL, "FAKE_APPID=" + f.ann.AppID, "FAKE_MCH_ID=" + f.ann.MchID,
+		"FAKE_API_KEY=" + f.ann.APIKey, "FAKE_CA=" + f.ann.CA, "FAKE_CERT=" + f.ann.Cert, "FAKE_KEY=" + f.ann.Key,
+	}
+	t.Run("env", func(t *testing.T) {
+		out, err := demo(t, env)
+		if err != nil || !strings.HasSuffix(out, "demo.sh: OK\n") {
+			t.Fatalf("demo.sh: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("wrong key fails", func(t *testing.T) {
+		out, err := demo(t, append(env, "FAKE_API_KEY=wrongwrongwrongwrongwrongwrong12"))
+		if err == nil || !strings.Contains(out, "demo.sh: FAIL: /secapi/pay/refund: return_code FAIL") {
+			t.Fatalf("demo.sh with a wrong key: %v\n%s", err, out)
+		}
+	})
+}
