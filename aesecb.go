@@ -3,8 +3,6 @@ package wxrefund
 import (
 	"encoding/base64"
 	"fmt"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // decryptReqInfo decodes and decrypts a notification's req_info with the
@@ -22,5 +20,5 @@ func (c *Client) decryptReqInfo(reqInfo string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: req_info is not standard base64", ErrDecrypt)
 	}
-	return wire.DecryptECB(c.sec.notifyKey, ct[:n])
+	return c.sec.decrypt(ct[:n])
 }

@@ -26,20 +26,22 @@ func TestNotifyKeyDerivation(t *testing.T) {
 		want, err := aes.NewCipher([]byte(tc.aesKey))
 		require.NoError(t, err)
 		for _, blk := range [][]byte{make([]byte, 16), []byte("<root><out_refun"), bytes.Repeat([]byte{0xa5}, 16)} {
-			a, b, d := make([]byte, 16), make([]byte, 16), make([]byte, 16)
+			a, d := make([]byte, 16), make([]byte, 16)
 			want.Encrypt(a, blk)
-			c.sec.notifyKey.Encrypt(b, blk)
 			wire.NotifyKey(tc.apiKey).Encrypt(d, blk)
-			assert.Equal(t, a, b, "client key for %s", tc.apiKey)
 			assert.Equal(t, a, d, "wire.NotifyKey for %s", tc.apiKey)
+			// The Client decrypts what the expected key encrypted.
+			pt, err := c.sec.decrypt(wire.EncryptECB(want, blk))
+			require.NoError(t, err, "client key for %s", tc.apiKey)
+			assert.Equal(t, blk, pt)
 		}
 		// Uppercase hex would be a different key.
 		upper, err := aes.NewCipher([]byte(strings.ToUpper(tc.aesKey)))
 		require.NoError(t, err)
-		a, b := make([]byte, 16), make([]byte, 16)
-		upper.Encrypt(a, make([]byte, 16))
-		c.sec.notifyKey.Encrypt(b, make([]byte, 16))
-		assert.NotEqual(t, a, b)
+		pt, err := c.sec.decrypt(wire.EncryptECB(upper, []byte("<root><out_refun")))
+		if err == nil {
+			assert.NotEqual(t, []byte("<root><out_refun"), pt)
+		}
 	}
 }
 

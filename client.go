@@ -4,11 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/cipher"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -52,14 +47,22 @@ type Client struct {
 	nonce        func() string // crypto/rand; tests may replace it
 }
 
-// secrets holds the API key and the notification key derived from it, two
-// pointers away from Client: fmt's fallback for a bad verb (%s or %t of a
-// Client value, %t or %e of a *Client) prints the value behind one pointer.
-type secrets struct{ *secretValues }
+// secrets is what the API key gives: signing, verifying and decrypting
+// notifications. They are closures, so nothing that prints or diffs a Client
+// (fmt's verbs, testify's spew) can reach the key or the AES key schedule.
+type secrets struct {
+	sign    func(params map[string]string, t SignType) string
+	verify  func(fields map[string]string, t SignType) error
+	decrypt func(ct []byte) ([]byte, error)
+}
 
-type secretValues struct {
-	apiKey    string
-	notifyKey cipher.Block
+func newSecrets(apiKey string) *secrets {
+	block := wire.NotifyKey(apiKey) // derived once
+	return &secrets{
+		sign:    func(p map[string]string, t SignType) string { return Sign(p, apiKey, t) },
+		verify:  func(f map[string]string, t SignType) error { return verifySign(f, apiKey, t) },
+		decrypt: func(ct []byte) ([]byte, error) { return wire.DecryptECB(block, ct) },
+	}
 }
 
 // String describes the Client without secrets.
@@ -110,6 +113,14 @@ func WithCertificate(cert tls.Certificate) Option {
 			if len(cert.Certificate) == 0 || cert.PrivateKey == nil {
 				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: the certificate or its private key is missing", ErrCertificate)
 			}
+			leaf, err := x509.ParseCertificate(cert.Certificate[0])
+			if err != nil {
+				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: %w", ErrCertificate, err)
+			}
+			if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(publicKey(cert.PrivateKey)) {
+				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: the private key does not match the certificate", ErrCertificate)
+			}
+			cert.Leaf = leaf
 			return cert, nil
 		})
 	}
@@ -173,10 +184,11 @@ func WithPKCS12File(path, password string) Option {
 // WithHTTPClient makes the Client send requests through a copy of hc: hc's
 // timeout and cookie jar are kept, redirects are never followed (a signed
 // request must reach WeChat Pay and nothing else), and its transport (which
-// must be an *http.Transport, or nil for http.DefaultTransport) is cloned to
+// must be an *http.Transport, or nil for the default settings) is cloned to
 // add the merchant certificate, TLS 1.2 as the minimum and WithRootCAs. hc
-// itself is never modified. A transport that skips server certificate
-// verification is refused.
+// itself is never modified. Transports that could skip server certificate
+// verification or the merchant certificate are refused: another
+// http.RoundTripper type, InsecureSkipVerify, DialTLS or DialTLSContext.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -289,8 +301,8 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		hc:       hc,
 		hasCert:  len(certs) > 0,
-		sec:      &secrets{&secretValues{apiKey: apiKey, notifyKey: wire.NotifyKey(apiKey)}},
-		nonce:    newNonce,
+		sec:      newSecrets(apiKey),
+		nonce:    wire.Nonce,
 	}, nil
 }
 
@@ -309,13 +321,19 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 	case nil:
 		t = newTransport()
 	case *http.Transport:
+		//lint:ignore SA1019 the deprecated DialTLS still bypasses TLSClientConfig when set
+		if ut.DialTLS != nil || ut.DialTLSContext != nil {
+			// Such dialers make their own TLS connections: neither the
+			// merchant certificate nor the server checks would apply.
+			return nil, fmt.Errorf("%w: WithHTTPClient: the transport sets DialTLS or DialTLSContext, "+
+				"which would bypass the merchant certificate and server verification", ErrInvalidConfig)
+		}
 		t = ut.Clone()
 	default:
-		if len(certs) > 0 || roots != nil {
-			return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
-				"so the merchant certificate cannot be added to it", ErrInvalidConfig, ut)
-		}
-		return &hc, nil
+		// Whatever it wraps cannot be checked: it might skip server
+		// verification or drop the merchant certificate.
+		return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
+			"so the merchant certificate and server verification cannot be guaranteed", ErrInvalidConfig, ut)
 	}
 	cfg := t.TLSClientConfig
 	if cfg == nil {
@@ -429,8 +447,7 @@ func pkcs12Error(err error) error {
 	switch {
 	case errors.Is(err, pkcs12.ErrIncorrectPassword):
 		return fmt.Errorf("%w: PKCS#12: wrong password (WeChat Pay's default is the merchant id): %w", ErrCertificate, err)
-	case errors.As(err, &ni), strings.Contains(err.Error(), "unknown digest algorithm"),
-		strings.Contains(err.Error(), "unknown algorithm"):
+	case errors.As(err, &ni):
 		return fmt.Errorf("%w: PKCS#12: this .p12 uses algorithms golang.org/x/crypto/pkcs12 cannot read "+
 			"(OpenSSL 3 defaults: AES-256/PBKDF2 with a SHA-256 MAC). Load apiclient_cert.pem and "+
 			"apiclient_key.pem with WithPEMFiles instead, or re-export the file with "+
@@ -456,27 +473,10 @@ func parseKey(der []byte) (crypto.PrivateKey, error) {
 }
 
 func publicKey(k crypto.PrivateKey) crypto.PublicKey {
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
-		return k.Public()
-	case *ecdsa.PrivateKey:
-		return k.Public()
-	case ed25519.PrivateKey:
-		return k.Public()
+	if s, ok := k.(crypto.Signer); ok {
+		return s.Public()
 	}
 	return nil
-}
-
-const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newNonce returns 32 random characters from crypto/rand.
-func newNonce() string {
-	var b [32]byte
-	rand.Read(b[:]) // never fails (Go 1.24+ crashes the program instead)
-	for i := range b {
-		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
-	}
-	return string(b[:])
 }
 
 // call signs params (adding appid, mch_id, nonce_str and sign_type), posts
@@ -494,7 +494,7 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 	if c.signType != SignTypeMD5 {
 		params["sign_type"] = string(c.signType)
 	}
-	params["sign"] = Sign(params, c.sec.apiKey, c.signType)
+	params["sign"] = c.sec.sign(params, c.signType)
 	body, err := wire.Encode(params)
 	if err != nil {
 		return nil, &ValidationError{Reason: err.Error()}
@@ -533,14 +533,17 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 
 // checkResponse applies SPEC §2.3 to a decoded response.
 func (c *Client) checkResponse(op string, f map[string]string) error {
-	if rc := f["return_code"]; rc != "SUCCESS" {
-		if rc == "" {
-			return fmt.Errorf("wxrefund: %s: %w: return_code is missing", op, ErrMalformed)
-		}
+	switch f["return_code"] {
+	case "SUCCESS":
+	case "FAIL":
 		// Communication-level failure: unsigned, not accepted.
-		return &Error{ReturnCode: rc, ReturnMsg: f["return_msg"]}
+		return &Error{ReturnCode: "FAIL", ReturnMsg: f["return_msg"]}
+	default:
+		// Not WeChat Pay's vocabulary (a proxy's answer, say): nothing is
+		// known about the request.
+		return fmt.Errorf("wxrefund: %s: %w: return_code is neither SUCCESS nor FAIL", op, ErrMalformed)
 	}
-	if err := verifySign(f, c.sec.apiKey, c.signType); err != nil {
+	if err := c.sec.verify(f, c.signType); err != nil {
 		return fmt.Errorf("wxrefund: %s: %w", op, err)
 	}
 	if f["appid"] != c.appID || f["mch_id"] != c.mchID {

@@ -46,7 +46,11 @@
 // Neither the API key nor the private key appears in errors or in the
 // Client's fmt output.
 //
-// Package wxrefundtest provides a fake WeChat Pay server for tests.
+// # Testing
+//
+// Package [github.com/go-wxpay/wxrefund/wxrefundtest] is a stateful fake of
+// the WeChat Pay refund API, with mutual TLS, signatures, business rules and
+// encrypted notifications, for testing code that uses this package offline.
 //
 // Protocol reference: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
 // (refund), chapter=9_5 (query), chapter=9_16 (notification), chapter=4_3

@@ -22,9 +22,10 @@ var (
 	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error after
 	// which the refund may or may not have been accepted: a timeout, a broken
 	// connection, an HTTP error status, a body that is not a trustworthy
-	// WeChat Pay answer, or err_code SYSTEMERROR. Never treat such a refund as
-	// failed: retry it with the same OutRefundNo and amounts, or look it up
-	// with QueryRefund by OutRefundNo.
+	// WeChat Pay answer, or err_code SYSTEMERROR, BIZERR_NEED_RETRY or
+	// REFUND_FEE_MISMATCH. Never treat such a refund as failed: retry it with
+	// the same OutRefundNo and amounts (IsRetryable says when that helps), or
+	// look it up with QueryRefund by OutRefundNo.
 	ErrOutcomeUnknown = errors.New("wxrefund: refund outcome unknown")
 
 	// ErrInvalidRequest is matched by every *ValidationError: a request that
@@ -185,6 +186,7 @@ type ValidationError struct {
 	Reason string
 }
 
+// Error names the field and the rule it broke.
 func (e *ValidationError) Error() string {
 	if e.Field == "" {
 		return "wxrefund: invalid request: " + e.Reason
@@ -209,6 +211,7 @@ type TransportError struct {
 	Err        error
 }
 
+// Error describes the call, the HTTP status if any, and the cause.
 func (e *TransportError) Error() string {
 	var b strings.Builder
 	b.WriteString("wxrefund: ")
@@ -223,6 +226,7 @@ func (e *TransportError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // Retryable reports whether the same request may be sent again: true unless

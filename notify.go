@@ -46,7 +46,8 @@ var (
 
 // DecryptNotify checks and decrypts the raw body of a refund notification (the
 // outer <xml> with req_info that WeChat Pay POSTs to the notify URL) and
-// returns its content. The outer return_code must be SUCCESS (else an *Error)
+// returns its content. The outer return_code must be SUCCESS (FAIL is an
+// *Error, anything else ErrMalformed)
 // and appid and mch_id must be the Client's (else ErrMerchantMismatch); the
 // body is limited to 64 KiB (ErrBodyTooLarge). req_info failures wrap
 // ErrDecrypt; content that does not parse wraps ErrMalformed. No error
@@ -66,8 +67,12 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wxrefund: notification: %w", err)
 	}
-	if rc := outer["return_code"]; rc != "SUCCESS" {
-		return nil, &Error{ReturnCode: rc, ReturnMsg: outer["return_msg"]}
+	switch outer["return_code"] {
+	case "SUCCESS":
+	case "FAIL":
+		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: outer["return_msg"]}
+	default:
+		return nil, fmt.Errorf("wxrefund: notification: %w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
 	}
 	if outer["appid"] != c.appID || outer["mch_id"] != c.mchID {
 		return nil, fmt.Errorf("wxrefund: notification: %w", ErrMerchantMismatch)

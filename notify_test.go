@@ -332,7 +332,6 @@ func TestNotifyMalformed(t *testing.T) {
 		assert.Equal(t, secretValue, n.OutRefundNo)
 	}
 
-	var errType *Error
 	tests := []struct {
 		name   string
 		body   []byte
@@ -358,7 +357,8 @@ func TestNotifyMalformed(t *testing.T) {
 		{"empty req_info", env(""), ErrDecrypt},
 		{"missing req_info", outer(map[string]string{"return_code": "SUCCESS", "appid": ntAppID, "mch_id": ntMchID}), ErrDecrypt},
 		{"return_code FAIL", outer(map[string]string{"return_code": "FAIL", "return_msg": "system busy"}), nil},
-		{"return_code missing", outer(map[string]string{"appid": ntAppID, "mch_id": ntMchID, "req_info": goodInfo}), nil},
+		{"return_code missing", outer(map[string]string{"appid": ntAppID, "mch_id": ntMchID, "req_info": goodInfo}), ErrMalformed},
+		{"return_code not WeChat's", outer(map[string]string{"return_code": "BUSY", "appid": ntAppID, "mch_id": ntMchID, "req_info": goodInfo}), ErrMalformed},
 		{"foreign mch_id", ntEncryptNotify(t, ntKey, ntAppID, "1900000110", ntInner()), ErrMerchantMismatch},
 		{"foreign appid", ntEncryptNotify(t, ntKey, "wx0000000000000000", ntMchID, ntInner()), ErrMerchantMismatch},
 		{"missing appid", outer(map[string]string{"return_code": "SUCCESS", "mch_id": ntMchID, "req_info": goodInfo}), ErrMerchantMismatch},
@@ -393,6 +393,7 @@ func TestNotifyMalformed(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, n)
 			if tc.target == nil {
+				var errType *Error // per subtest: they run in parallel
 				require.ErrorAs(t, err, &errType)
 			} else {
 				require.ErrorIs(t, err, tc.target)

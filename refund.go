@@ -72,9 +72,12 @@ const (
 // ErrInvalidRequest and name the field). A Client without a certificate
 // returns ErrCertificateRequired. When the outcome is unknown (timeout,
 // broken connection, HTTP error, an answer that does not verify, err_code
-// SYSTEMERROR) the error matches ErrOutcomeUnknown: the refund may have been
-// accepted, so retry with the same request or QueryRefund by OutRefundNo. A
-// context cancelled mid-call is such a case too. Business failures are an
+// SYSTEMERROR or BIZERR_NEED_RETRY) the error matches ErrOutcomeUnknown: the
+// refund may have been accepted, so retry with the same request or
+// QueryRefund by OutRefundNo. A context cancelled mid-call is such a case
+// too. REFUND_FEE_MISMATCH (this OutRefundNo was used with other amounts)
+// matches ErrOutcomeUnknown as well: a refund exists, so query it before
+// anything else. Business failures are an
 // *Error with the err_code; see Error.Retryable.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4.
@@ -134,13 +137,23 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 	return r, nil
 }
 
+// unknownCodes are the err_codes after which a refund under this
+// out_refund_no may exist (SPEC §3.3, §4.1): SYSTEMERROR and
+// BIZERR_NEED_RETRY may have succeeded; REFUND_FEE_MISMATCH means one exists
+// with other amounts. None of them may be recorded as a failed refund.
+var unknownCodes = map[string]bool{
+	CodeSystemError:       true,
+	CodeBizErrNeedRetry:   true,
+	CodeRefundFeeMismatch: true,
+}
+
 // refundError marks the errors after which the refund may have been accepted.
 func refundError(err error) error {
 	var e *Error
 	var te *TransportError
 	switch {
 	case errors.As(err, &e):
-		if e.ErrCode == CodeSystemError {
+		if unknownCodes[e.ErrCode] {
 			return &unknownOutcome{err}
 		}
 		return err
@@ -202,8 +215,15 @@ func (r *RefundRequest) validate() error {
 			return &ValidationError{"NotifyURL", "must be at most 256 characters"}
 		}
 	}
+	if err := checkText("NotifyURL", r.NotifyURL); err != nil {
+		return err
+	}
 	if err := checkText("RefundDesc", r.RefundDesc); err != nil {
 		return err
+	}
+	if strings.TrimSpace(r.RefundDesc) != r.RefundDesc {
+		// WeChat Pay may trim values before checking the signature.
+		return &ValidationError{"RefundDesc", "must not start or end with white space"}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package wxrefund
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -248,8 +249,33 @@ func TestRefundResponses(t *testing.T) {
 				return signed(mtBizFail(CodeBizErrNeedRetry, "退款业务流程错误，需要商户触发重试来解决"))
 			}),
 			check: func(t *testing.T, err error) {
-				assert.ErrorIs(t, err, &Error{ErrCode: CodeBizErrNeedRetry})
+				// SPEC §3.3: never mark a refund failed on BIZERR_NEED_RETRY.
+				mtUnknown(&Error{ErrCode: CodeBizErrNeedRetry})(t, err)
 				assert.True(t, IsRetryable(err))
+			},
+		},
+		{
+			name: "REFUND_FEE_MISMATCH",
+			handler: mtAnswer(func(map[string]string) map[string]string {
+				return signed(mtBizFail(CodeRefundFeeMismatch, "订单金额或退款金额与之前请求不一致"))
+			}),
+			check: func(t *testing.T, err error) {
+				// A refund exists under this number with other amounts:
+				// it must not read as a failed refund; query it.
+				assert.ErrorIs(t, err, ErrOutcomeUnknown)
+				assert.ErrorIs(t, err, &Error{ErrCode: CodeRefundFeeMismatch})
+				assert.False(t, IsRetryable(err), "resending the same request cannot help")
+			},
+		},
+		{
+			name: "return_code that is neither SUCCESS nor FAIL",
+			handler: mtAnswer(func(map[string]string) map[string]string {
+				return map[string]string{"return_code": "SYSTEM_BUSY", "return_msg": "try later"}
+			}),
+			check: func(t *testing.T, err error) {
+				mtUnknown(ErrMalformed)(t, err)
+				var e *Error
+				assert.False(t, errors.As(err, &e), "not a WeChat Pay answer")
 			},
 		},
 		{
@@ -694,6 +720,10 @@ func TestRefundValidation(t *testing.T) {
 		{"RefundDesc NUL", with(func(r *RefundRequest) { r.RefundDesc = "bad\x00desc" }), "RefundDesc"},
 		{"RefundDesc invalid UTF-8", with(func(r *RefundRequest) { r.RefundDesc = "bad\xffdesc" }), "RefundDesc"},
 		{"RefundDesc control character", with(func(r *RefundRequest) { r.RefundDesc = "bad\x1bdesc" }), "RefundDesc"},
+		{"RefundDesc leading space", with(func(r *RefundRequest) { r.RefundDesc = " 缺货" }), "RefundDesc"},
+		{"RefundDesc trailing newline", with(func(r *RefundRequest) { r.RefundDesc = "缺货\n" }), "RefundDesc"},
+		{"RefundDesc only spaces", with(func(r *RefundRequest) { r.RefundDesc = "   " }), "RefundDesc"},
+		{"NotifyURL invalid UTF-8", with(func(r *RefundRequest) { r.NotifyURL = "https://merchant.example.com/n\xff" }), "NotifyURL"},
 	}
 	c, mux := setup(t)
 	hits := mtCountHits(mux, pathRefund)

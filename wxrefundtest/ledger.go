@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 const (
@@ -27,12 +28,6 @@ var (
 	// ErrNotProcessing reports a refund that is already in a final status.
 	ErrNotProcessing = errors.New("wxrefundtest: refund is not PROCESSING")
 )
-
-// cst is China Standard Time, the zone of WeChat Pay's times and dates.
-var cst = time.FixedZone("CST", 8*60*60)
-
-// timeLayout is the layout of WeChat Pay API v2 times (in cst).
-const timeLayout = "2006-01-02 15:04:05"
 
 // Order is a paid order that refunds can be applied against. Amounts are
 // fen (0.01 CNY). PaidAt is when it was paid; the Server's clock when zero.
@@ -156,7 +151,7 @@ func (s *Server) addOrder(o Order) (Order, error) {
 	}
 	for o.TransactionID == "" || s.ordersTxn[o.TransactionID] != nil {
 		s.seq++
-		o.TransactionID = "4200" + now.In(cst).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
+		o.TransactionID = "4200" + now.In(wire.CST).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
 	}
 	if o.CouponFee > 0 && o.CouponID == "" {
 		o.CouponID = "2" + digits(10)
@@ -392,7 +387,7 @@ func (s *Server) applyRefund(q refundReq) (map[string]string, *bizError) {
 	}
 	for r.refundID == "" || s.refundIDs[r.refundID] != nil {
 		s.seq++
-		r.refundID = "50300" + now.In(cst).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
+		r.refundID = "50300" + now.In(wire.CST).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
 	}
 	o.refunds = append(o.refunds, r)
 	s.refunds[r.outRefundNo] = r
@@ -547,7 +542,7 @@ func (s *Server) queryRefunds(q queryReq) (map[string]string, *bizError) {
 		f["refund_account_"+sn] = r.account
 		f["refund_recv_accout_"+sn] = recvAccount
 		if r.status == wxrefund.RefundStatusSuccess {
-			f["refund_success_time_"+sn] = r.successAt.In(cst).Format(timeLayout)
+			f["refund_success_time_"+sn] = r.successAt.In(wire.CST).Format(wire.TimeLayout)
 		}
 	}
 	f["refund_fee"] = itoa(sum)
@@ -617,7 +612,7 @@ func (s *Server) notification(r *refund) ([]byte, error) {
 		inner["settlement_total_fee"] = itoa(o.TotalFee - o.CouponFee)
 	}
 	if r.status == wxrefund.RefundStatusSuccess {
-		inner["success_time"] = r.successAt.In(cst).Format(timeLayout)
+		inner["success_time"] = r.successAt.In(wire.CST).Format(wire.TimeLayout)
 	}
 	return EncryptNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID)
 }

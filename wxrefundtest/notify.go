@@ -35,7 +35,7 @@ func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string)
 		"return_code": "SUCCESS",
 		"appid":       appID,
 		"mch_id":      mchID,
-		"nonce_str":   nonce(),
+		"nonce_str":   wire.Nonce(),
 		"req_info":    base64.StdEncoding.EncodeToString(ct),
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package wxrefundtest
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -261,7 +260,7 @@ func (s *Server) writeSigned(w http.ResponseWriter, q *request, fields map[strin
 	fields["return_msg"] = "OK"
 	fields["appid"] = q.fields["appid"]
 	fields["mch_id"] = q.fields["mch_id"]
-	fields["nonce_str"] = nonce()
+	fields["nonce_str"] = wire.Nonce()
 	fields["sign"] = wxrefund.Sign(fields, s.cfg.apiKey, q.signType)
 	body, err := wire.Encode(fields)
 	if err != nil { // only echoed ids could be unencodable; the decoder already vetted them
@@ -287,16 +286,4 @@ func writePage(w http.ResponseWriter, status int, page string) {
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(status)
 	w.Write([]byte(page))
-}
-
-const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// nonce returns 16 random characters, like WeChat Pay's nonce_str.
-func nonce() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails
-	for i := range b {
-		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
-	}
-	return string(b[:])
 }

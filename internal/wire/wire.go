@@ -10,6 +10,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/md5"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,8 +29,8 @@ const MaxBody = 64 << 10
 
 var (
 	// ErrMalformedXML reports a body that is not a flat XML document of the
-	// expected shape.
-	ErrMalformedXML = errors.New("wxrefund: malformed XML")
+	// expected shape; wxrefund also uses it for fields that do not parse.
+	ErrMalformedXML = errors.New("wxrefund: malformed message")
 	// ErrTooLarge reports a body over its size limit.
 	ErrTooLarge = errors.New("wxrefund: body too large")
 	// ErrDecrypt reports ciphertext that cannot be decrypted.
@@ -338,4 +340,24 @@ func EncryptECB(b cipher.Block, pt []byte) []byte {
 		b.Encrypt(buf[i:i+bs], buf[i:i+bs])
 	}
 	return buf
+}
+
+// TimeLayout is the layout of API v2 times such as refund_success_time, in
+// China Standard Time.
+const TimeLayout = "2006-01-02 15:04:05"
+
+// CST is China Standard Time: UTC+8 without daylight saving. A fixed zone
+// needs no tzdata on the host.
+var CST = time.FixedZone("CST", 8*60*60)
+
+const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Nonce returns a nonce_str: 32 characters from crypto/rand.
+func Nonce() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (Go 1.24+ crashes the program instead)
+	for i := range b {
+		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
+	}
+	return string(b[:])
 }
