@@ -149,6 +149,16 @@ type mtResponseCase struct {
 
 // mtAnswer answers with respond(request fields) exactly as returned (the
 // function signs what it wants signed).
+// mtRefundOKWith answers a successful refund for the request, changed by
+// mutate before it is signed.
+func mtRefundOKWith(mutate func(f map[string]string)) func(t *testing.T) http.HandlerFunc {
+	return mtAnswer(func(req map[string]string) map[string]string {
+		f := mtRefundOK(req)
+		mutate(f)
+		return mtSigned(f, SignTypeMD5)
+	})
+}
+
 func mtAnswer(respond func(req map[string]string) map[string]string) func(t *testing.T) http.HandlerFunc {
 	return func(t *testing.T) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -363,10 +373,8 @@ func TestRefundResponses(t *testing.T) {
 		},
 		{
 			name: "wrong appid echo",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["appid"] = "wx9999999999999999"
-				return signed(f)
 			}),
 			check: func(t *testing.T, err error) {
 				mtUnknown(ErrMerchantMismatch)(t, err)
@@ -375,74 +383,58 @@ func TestRefundResponses(t *testing.T) {
 		},
 		{
 			name: "wrong mch_id echo",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["mch_id"] = "1900000110"
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMerchantMismatch),
 		},
 		{
 			name: "missing appid",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				delete(f, "appid")
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMerchantMismatch),
 		},
 		{
 			name: "out_refund_no not echoed",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["out_refund_no"] = "RF-somebody-else"
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMalformed),
 		},
 		{
 			name: "non-integer refund_fee",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["refund_fee"] = "20.00"
-				return signed(f)
 			}),
 			check: mtTransportStatus(http.StatusOK, ErrMalformed),
 		},
 		{
 			name: "coupon count beyond the body",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["coupon_refund_count"] = "1000000"
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMalformed),
 		},
 		{
 			name: "coupon count one too many",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				f["coupon_refund_count"] = "2"
 				f["coupon_type_0"], f["coupon_refund_id_0"], f["coupon_refund_fee_0"] = "CASH", "1", "10"
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMalformed),
 		},
 		{
 			name: "result_code missing",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				delete(f, "result_code")
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMalformed),
 		},
 		{
 			name: "return_code missing",
-			handler: mtAnswer(func(req map[string]string) map[string]string {
-				f := mtRefundOK(req)
+			handler: mtRefundOKWith(func(f map[string]string) {
 				delete(f, "return_code")
-				return signed(f)
 			}),
 			check: mtUnknown(ErrMalformed),
 		},
