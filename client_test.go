@@ -8,6 +8,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -288,6 +289,19 @@ func TestCertificateSources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An ECDSA merchant key arrives from x/crypto/pkcs12 as SEC 1 DER under a
+// "PRIVATE KEY" label; it must load and be presented like an RSA one.
+func TestCertificatePKCS12ECDSA(t *testing.T) {
+	t.Parallel()
+	td := mtTestdata(t)
+	s := mtNewServer(t, tls.RequireAndVerifyClientCert, td.caPool, nil)
+	c := mtNewClient(t, s, WithPKCS12File(filepath.Join("testdata", "certs", "apiclient_ecdsa.p12"), ""))
+	got := mtRefundPresentingCert(t, s, c)
+	require.Len(t, got.PeerCerts, 1)
+	assert.Equal(t, x509.ECDSA, got.PeerCerts[0].PublicKeyAlgorithm)
+	assert.Contains(t, got.PeerCerts[0].Subject.CommonName, "ECDSA")
 }
 
 func TestCertificatePKCS12Errors(t *testing.T) {
