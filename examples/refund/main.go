@@ -46,6 +46,9 @@ func main() {
 	}
 }
 
+// retryPause is the base pause between attempts (tests shorten it).
+var retryPause = time.Second
+
 func run(c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 	ctx := context.Background()
 	var resp *wxrefund.RefundResponse
@@ -57,7 +60,7 @@ func run(c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 		}
 		// Unknown or transient: the same request again, never a new number.
 		fmt.Printf("attempt %d: %v; retrying with the same out_refund_no\n", attempt, err)
-		time.Sleep(time.Duration(attempt) * time.Second)
+		time.Sleep(time.Duration(attempt) * retryPause)
 	}
 	switch {
 	case errors.Is(err, wxrefund.ErrInvalidRequest):

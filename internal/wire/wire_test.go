@@ -750,3 +750,12 @@ func TestEncodeRoot(t *testing.T) {
 		assert.Error(t, err, "root %q", bad)
 	}
 }
+
+func TestNonce(t *testing.T) {
+	a, b := Nonce(), Nonce()
+	assert.Len(t, a, 32)
+	assert.NotEqual(t, a, b)
+	for _, c := range a + b {
+		assert.Contains(t, nonceAlphabet, string(c))
+	}
+}
