@@ -21,9 +21,10 @@
 // Amounts are int64 fen (0.01 CNY). OutRefundNo is the idempotency key:
 // WeChat Pay refunds at most once per OutRefundNo. A Refund error that
 // matches [ErrOutcomeUnknown] (a timeout, a broken connection, an HTTP error,
-// an answer that does not verify, err_code SYSTEMERROR) means the refund may
-// or may not exist: retry with the same OutRefundNo and amounts, or look it
-// up with [Client.QueryRefund]. Never allocate a new OutRefundNo for a refund
+// an answer that does not verify, err_code SYSTEMERROR, BIZERR_NEED_RETRY or
+// REFUND_FEE_MISMATCH) means the refund may exist: retry with the same
+// OutRefundNo and amounts ([IsRetryable] says when that helps), or look it up
+// with [Client.QueryRefund]. Never allocate a new OutRefundNo for a refund
 // whose outcome is unknown.
 //
 // An accepted refund is PROCESSING; its result arrives as a notification
@@ -40,11 +41,11 @@
 //
 // # Security
 //
-// The server certificate is always verified; responses and notifications are
-// read with a 64 KiB limit and parsed as flat XML documents only (no DOCTYPE,
-// no entities beyond XML's own). Signatures are compared in constant time.
-// Neither the API key nor the private key appears in errors or in the
-// Client's fmt output.
+// The server certificate is always verified and redirects are never
+// followed. Responses and notifications are read with a 64 KiB limit and
+// parsed as flat XML documents only (no DOCTYPE, no entities beyond XML's
+// own). Signatures are compared in constant time. Neither the API key nor
+// the private key appears in errors or in the Client's fmt output.
 //
 // # Testing
 //

@@ -15,7 +15,7 @@ import (
 
 // TimeLayout is the layout of WeChat Pay API v2 times, such as
 // refund_success_time, in China Standard Time.
-const TimeLayout = wire.TimeLayout
+const TimeLayout = "2006-01-02 15:04:05"
 
 // fieldParser reads typed values out of a field map and keeps the first
 // failure, so a response is parsed in one pass and rejected as a whole.
@@ -72,7 +72,7 @@ func (p *fieldParser) time(key string) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
-	t, err := time.ParseInLocation(TimeLayout, strings.TrimSpace(v), wire.CST)
+	t, err := time.ParseInLocation(wire.TimeLayout, strings.TrimSpace(v), wire.CST)
 	if err != nil {
 		p.fail(key, "is not a time of the form "+TimeLayout)
 	}

@@ -342,3 +342,7 @@ func TestParseQueryResponseHostileCountAllocations(t *testing.T) {
 	require.ErrorIs(t, err, ErrMalformed)
 	assert.Nil(t, r)
 }
+
+func TestTimeLayoutIsTheWireLayout(t *testing.T) {
+	assert.Equal(t, wire.TimeLayout, TimeLayout)
+}
