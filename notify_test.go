@@ -27,10 +27,10 @@ import (
 
 // Test identities. ntKey, ntAppID and ntMchID are those of SPEC §9.
 const (
-	ntKey      = "Illustr8tiveApiV2Key0123456789Ab"
+	ntKey      = mtAPIKey // the SPEC §9 merchant of helpers_test.go
 	ntAESKey   = "9c2098c0ede6b2281449560ecbee1578"
-	ntAppID    = "wx8888888888888888"
-	ntMchID    = "1900000109"
+	ntAppID    = mtAppID
+	ntMchID    = mtMchID
 	ntWPYKey   = "OF4Ne3znh8KqL0V4NqmALQa0uXMYKcEk"
 	ntWPYAES   = "63dfc0c1f53d9bc83a8fdc365b8141da"
 	ntWPYAppID = "wx4f4bc4dec97d474b"
