@@ -69,35 +69,30 @@ func appendSign(dst []byte, params map[string]string, apiKey string, t SignType)
 	// Write the string-to-sign through a small buffer rather than building it.
 	buf := &sc.buf
 	b := buf[:0]
-	flush := func() { h.Write(b); b = b[:0] }
+	put := func(s string) {
+		for len(s) > 0 {
+			if len(b) == len(buf) {
+				h.Write(b)
+				b = b[:0]
+			}
+			n := copy(buf[len(b):], s)
+			b, s = buf[:len(b)+n], s[n:]
+		}
+	}
 	for _, k := range keys {
 		v := params[k]
-		if len(b)+len(k)+len(v)+2 > len(buf) {
-			flush()
-		}
-		if len(k)+len(v)+2 > len(buf) {
-			h.Write([]byte(k))
-			h.Write([]byte{'='})
-			h.Write([]byte(v))
-			h.Write([]byte{'&'})
+		if len(b)+len(k)+len(v)+2 <= len(buf) { // the common case
+			b = append(append(append(append(b, k...), '='), v...), '&')
 			continue
 		}
-		b = append(b, k...)
-		b = append(b, '=')
-		b = append(b, v...)
-		b = append(b, '&')
+		put(k)
+		put("=")
+		put(v)
+		put("&")
 	}
-	if len(b)+len("key=")+len(apiKey) > len(buf) {
-		flush()
-	}
-	if len("key=")+len(apiKey) > len(buf) {
-		h.Write([]byte("key="))
-		h.Write([]byte(apiKey))
-	} else {
-		b = append(b, "key="...)
-		b = append(b, apiKey...)
-	}
-	flush()
+	put("key=")
+	put(apiKey)
+	h.Write(b)
 
 	digest := h.Sum(sc.sum[:0])
 	n := len(dst)
