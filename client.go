@@ -35,7 +35,8 @@ const (
 // holds the merchant certificate, the API key and one HTTP transport whose
 // connections are reused across calls. A Client is immutable and safe for
 // concurrent use. Printing a Client (fmt %v, %+v, %#v) never shows the API key
-// or the private key.
+// or the private key, and neither does a reflection-based dump such as a
+// testify diff of two Clients.
 type Client struct {
 	appID, mchID string
 	signType     SignType
@@ -347,8 +348,8 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 		cfg.MinVersion = tls.VersionTLS12
 	}
 	if len(certs) > 0 {
-		cfg.Certificates = certs
-		cfg.GetClientCertificate = nil
+		cfg.Certificates = nil
+		cfg.GetClientCertificate = presentCertificate(certs)
 	}
 	if roots != nil {
 		cfg.RootCAs = roots
@@ -359,6 +360,22 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 	}
 	hc.Transport = t
 	return &hc, nil
+}
+
+// presentCertificate chooses the client certificate exactly as crypto/tls
+// chooses from tls.Config.Certificates: the first one the server's request
+// accepts, else none. Holding the certificates in a closure rather than in
+// Certificates keeps the private key out of reflection-based dumps of a
+// Client, such as testify's diffs of two clients.
+func presentCertificate(certs []tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		return new(tls.Certificate), nil
+	}
 }
 
 // newTransport returns a transport with http.DefaultTransport's settings.

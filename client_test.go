@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -569,6 +571,36 @@ func TestClientDiffHidesAPIKey(t *testing.T) {
 	out := strings.Join(rec.msgs, "\n")
 	for _, secret := range []string{mtAPIKey, strings.ToUpper(mtAPIKey), hex.EncodeToString(notifyKey[:])} {
 		assert.NotContains(t, out, secret)
+	}
+}
+
+// Nor may a diff of two clients with different certificates print either
+// merchant private key.
+func TestClientDiffHidesPrivateKey(t *testing.T) {
+	t.Parallel()
+	pki, td := mtCerts(), mtTestdata(t)
+	a, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithCertificate(pki.clientCert))
+	require.NoError(t, err)
+	b, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithPEM(td.certPEM, td.keyPEM))
+	require.NoError(t, err)
+	tdPair, err := tls.X509KeyPair(td.certPEM, td.keyPEM)
+	require.NoError(t, err)
+	rsaKey, ok := tdPair.PrivateKey.(*rsa.PrivateKey)
+	require.True(t, ok, "testdata key is %T, want RSA", tdPair.PrivateKey)
+
+	rec := &mtRecordingT{}
+	assert.Equal(rec, a, b)
+	assert.Equal(rec, *a, *b)
+	require.NotEmpty(t, rec.msgs, "the comparison should have failed")
+	out := strings.Join(rec.msgs, "\n")
+	assert.NotContains(t, out, "PrivateKey")
+	ecKey, err := pki.clientKey.Bytes()
+	require.NoError(t, err)
+	for _, d := range []*big.Int{new(big.Int).SetBytes(ecKey), rsaKey.D, rsaKey.Primes[0]} {
+		assert.NotContains(t, out, d.String())
+		for _, w := range d.Bits() {
+			assert.NotContains(t, out, fmt.Sprint(uint64(w)))
+		}
 	}
 }
 
