@@ -41,10 +41,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	store := &refundStore{seen: map[string]wxrefund.RefundStatus{}}
-	mux := http.NewServeMux()
-	mux.Handle(*path, c.NotifyHandler(store.record))
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: newHandler(c, *path, newRefundStore()), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -58,6 +55,18 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// newHandler serves WeChat Pay's refund notifications on path: c decrypts and
+// checks each one, and store records it before the reply acknowledges it.
+func newHandler(c *wxrefund.Client, path string, store *refundStore) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(path, c.NotifyHandler(store.record))
+	return mux
+}
+
+func newRefundStore() *refundStore {
+	return &refundStore{seen: map[string]wxrefund.RefundStatus{}}
 }
 
 // refundStore stands in for your database: record must be idempotent and
