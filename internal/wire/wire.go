@@ -181,6 +181,7 @@ func Decode(body []byte, roots ...string) (map[string]string, error) {
 	fields := make(map[string]string, 32)
 	depth := 0 // 0 outside root, 1 inside root, 2 inside a child
 	seenRoot := false
+	seenMarkup := false // any token but white space, for the declaration's place
 	var root, key string
 	var val []byte
 	for {
@@ -191,9 +192,16 @@ func Decode(body []byte, roots ...string) (map[string]string, error) {
 		if err != nil {
 			return nil, malformed("syntax error at line %d", inputLine(d))
 		}
+		if _, text := tok.(xml.CharData); !text {
+			if _, pi := tok.(xml.ProcInst); pi && seenMarkup {
+				// Only one XML declaration, and only before everything else.
+				return nil, malformed("unexpected processing instruction")
+			}
+			seenMarkup = true
+		}
 		switch t := tok.(type) {
 		case xml.ProcInst:
-			if depth != 0 || seenRoot || t.Target != "xml" {
+			if t.Target != "xml" {
 				return nil, malformed("unexpected processing instruction")
 			}
 		case xml.Directive:
