@@ -37,6 +37,9 @@ const (
 // concurrent use. Printing a Client (fmt %v, %+v, %#v) never shows the API key
 // or the private key, and neither does a reflection-based dump such as a
 // testify diff of two Clients.
+//
+// Create a Client with NewClient. A zero or nil Client cannot sign or
+// decrypt: its methods return an error matching ErrInvalidConfig.
 type Client struct {
 	appID, mchID string
 	signType     SignType
@@ -64,6 +67,17 @@ func newSecrets(apiKey string) *secrets {
 		verify:  func(f map[string]string, t SignType) error { return verifySign(f, apiKey, t) },
 		decrypt: func(ct []byte) ([]byte, error) { return wire.DecryptECB(block, ct) },
 	}
+}
+
+// errNotCreated is returned by a zero or nil Client's methods.
+var errNotCreated = fmt.Errorf("%w: the Client was not created with NewClient", ErrInvalidConfig)
+
+// usable reports errNotCreated for a Client that NewClient did not return.
+func (c *Client) usable() error {
+	if c == nil || c.sec == nil || c.hc == nil {
+		return errNotCreated
+	}
+	return nil
 }
 
 // String describes the Client without secrets.
@@ -201,8 +215,13 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithBaseURL replaces DefaultBaseURL, for the backup domain
-// (https://api2.mch.weixin.qq.com), a sandbox or a test server. It must be an
-// https URL; a path prefix such as /sandboxnew is kept.
+// (https://api2.mch.weixin.qq.com) or a test server such as wxrefundtest. It
+// must be an https URL; a path prefix is kept and the endpoint paths
+// (/secapi/pay/refund, /pay/refundquery) are appended to it.
+//
+// WeChat Pay's v2 sandbox is not supported: it signs with a separate sandbox
+// key, uses other paths and may no longer offer refunds. Test
+// against wxrefundtest instead.
 func WithBaseURL(baseURL string) Option {
 	return func(o *options) error {
 		u, err := url.Parse(baseURL)

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -608,4 +609,32 @@ type mtRecordingT struct{ msgs []string }
 
 func (r *mtRecordingT) Errorf(format string, args ...any) {
 	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+
+// A Client that NewClient did not make fails with ErrInvalidConfig instead
+// of panicking, and its NotifyHandler never acknowledges.
+func TestZeroClient(t *testing.T) {
+	t.Parallel()
+	var nilClient *Client
+	for name, c := range map[string]*Client{"zero": {}, "nil": nilClient} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := c.Refund(context.Background(), mtRefundReq())
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+			_, err = c.QueryRefund(context.Background(), &QueryRefundRequest{OutRefundNo: "RF1"})
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			_, err = c.DecryptNotify([]byte("<xml></xml>"))
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+
+			called := false
+			rec := httptest.NewRecorder()
+			c.NotifyHandler(func(context.Context, *RefundNotification) error { called = true; return nil }).
+				ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/notify", strings.NewReader("<xml></xml>")))
+			assert.Equal(t, http.StatusInternalServerError, rec.Code)
+			assert.NotContains(t, rec.Body.String(), "SUCCESS")
+			assert.False(t, called)
+			assert.NotPanics(t, func() { _ = fmt.Sprint(c) })
+		})
+	}
 }

@@ -21,9 +21,10 @@
 // Amounts are int64 fen (0.01 CNY). OutRefundNo is the idempotency key:
 // WeChat Pay refunds at most once per OutRefundNo. A Refund error that
 // matches [ErrOutcomeUnknown] (a timeout, a broken connection, an HTTP error,
-// an answer that does not verify, err_code SYSTEMERROR, BIZERR_NEED_RETRY or
-// REFUND_FEE_MISMATCH) means the refund may exist: retry with the same
-// OutRefundNo and amounts ([IsRetryable] says when that helps), or look it up
+// an answer that does not verify, or an err_code such as SYSTEMERROR after
+// which WeChat Pay's docs say to send the same request again) means the
+// refund may exist or is still to be made: retry with the same OutRefundNo
+// and amounts ([IsRetryable] says when that helps at once), or look it up
 // with [Client.QueryRefund]. Never allocate a new OutRefundNo for a refund
 // whose outcome is unknown.
 //

@@ -1,10 +1,13 @@
 package wxrefund
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"reflect"
 	"strings"
 
 	"github.com/go-wxpay/wxrefund/internal/wire"
@@ -20,12 +23,16 @@ var (
 	ErrSignatureMismatch = errors.New("wxrefund: signature mismatch")
 
 	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error after
-	// which the refund may or may not have been accepted: a timeout, a broken
-	// connection, an HTTP error status, a body that is not a trustworthy
-	// WeChat Pay answer, or err_code SYSTEMERROR, BIZERR_NEED_RETRY or
-	// REFUND_FEE_MISMATCH. Never treat such a refund as failed: retry it with
-	// the same OutRefundNo and amounts (IsRetryable says when that helps), or
-	// look it up with QueryRefund by OutRefundNo.
+	// which the refund must not be recorded as failed: it may have
+	// been accepted (a timeout, a broken connection, an HTTP error status, a
+	// body that is not a trustworthy WeChat Pay answer, err_code SYSTEMERROR,
+	// BIZERR_NEED_RETRY or REFUND_FEE_MISMATCH), or WeChat Pay asked for the
+	// same request again later (ORDER_NOT_READY, FREQUENCY_LIMITED,
+	// INVALID_REQ_TOO_MUCH, and NOTENOUGH once the balance is topped up), and
+	// an earlier attempt may have been accepted. Retry with the same
+	// OutRefundNo and amounts (IsRetryable says when that helps at once), or
+	// look it up with QueryRefund by OutRefundNo. Never allocate a new
+	// OutRefundNo for it.
 	ErrOutcomeUnknown = errors.New("wxrefund: refund outcome unknown")
 
 	// ErrInvalidRequest is matched by every *ValidationError: a request that
@@ -116,18 +123,20 @@ type Error struct {
 
 // Error describes the failure with WeChat Pay's own codes and messages.
 func (e *Error) Error() string {
-	if e.ErrCode != "" || e.ResultCode == "FAIL" {
-		s := "wxrefund: " + e.ErrCode
-		if e.ErrCodeDes != "" {
-			s += ": " + e.ErrCodeDes
-		}
-		return s
+	code, msg := e.ErrCode, e.ErrCodeDes
+	switch {
+	case code != "":
+	case e.ResultCode == "FAIL":
+		code = "result_code FAIL"
+	case e.ReturnCode != "":
+		code, msg = "return_code "+e.ReturnCode, e.ReturnMsg
+	default:
+		code, msg = "error", e.ReturnMsg
 	}
-	s := "wxrefund: return_code " + e.ReturnCode
-	if e.ReturnMsg != "" {
-		s += ": " + e.ReturnMsg
+	if msg != "" {
+		return "wxrefund: " + code + ": " + msg
 	}
-	return s
+	return "wxrefund: " + code
 }
 
 // Is matches a target *Error by its non-empty ErrCode, or else by its
@@ -165,7 +174,9 @@ func ErrorCode(err error) string {
 
 // IsRetryable reports whether sending the same request again (for Refund: the
 // same OutRefundNo and amounts) is right after err: a retryable *Error, or a
-// transport failure other than a failed server certificate check.
+// transport failure other than a rejected TLS handshake or a context the
+// caller cancelled. It does not look at any context: a retry loop must also
+// stop when its own context is done.
 func IsRetryable(err error) bool {
 	var e *Error
 	if errors.As(err, &e) {
@@ -198,13 +209,18 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // TransportError is a call that got no usable answer: the connection failed
-// or timed out, the server answered with an HTTP status other than 200, or the
-// body was too large or not WeChat Pay XML. Err holds the cause; context
-// errors stay matchable with errors.Is(err, context.DeadlineExceeded).
+// or timed out, the TLS handshake was rejected, the server answered with an
+// HTTP status other than 200, or the body was too large, not XML, or signed
+// but unreadable. Err holds the cause; context errors stay matchable with
+// errors.Is(err, context.DeadlineExceeded). (An XML answer that fails the
+// signature or merchant check is reported with ErrSignatureMismatch or
+// ErrMerchantMismatch, and a return_code other than SUCCESS or FAIL with
+// ErrMalformed.)
 //
 // For Refund a TransportError means the outcome is unknown (see
-// ErrOutcomeUnknown), except when the server's certificate failed
-// verification, in which case nothing was sent.
+// ErrOutcomeUnknown), except when the TLS handshake failed over a
+// certificate (the server's did not verify, or the server rejected the
+// merchant's): then the server processed nothing.
 type TransportError struct {
 	Op         string // "refund" or "refundquery"
 	StatusCode int    // HTTP status, 0 when no response arrived
@@ -230,17 +246,51 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // Retryable reports whether the same request may be sent again: true unless
-// the server's certificate could not be verified (retrying cannot help).
-func (e *TransportError) Retryable() bool { return !isCertError(e.Err) }
+// a certificate failed the TLS handshake (retrying cannot help until the
+// certificate or trust store is fixed) or the caller cancelled the context.
+func (e *TransportError) Retryable() bool {
+	return !handshakeRejected(e.Err) && !errors.Is(e.Err, context.Canceled)
+}
 
-func isCertError(err error) bool {
+// handshakeRejected reports a TLS handshake that failed over a certificate:
+// the server's did not verify, or the server rejected the merchant's. The
+// server processed no request either way.
+func handshakeRejected(err error) bool {
 	var (
 		cve *tls.CertificateVerificationError
 		uae x509.UnknownAuthorityError
 		hne x509.HostnameError
 		cie x509.CertificateInvalidError
 	)
-	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie)
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) ||
+		remoteCertificateAlert(err)
+}
+
+// certificateAlerts are the TLS alerts (RFC 8446 §6.2) with which a server
+// rejects the client certificate during the handshake (TLS 1.2 servers,
+// crypto/tls's included, send handshake_failure when none was offered).
+var certificateAlerts = map[uint64]bool{
+	40:  true, // handshake_failure
+	42:  true, // bad_certificate
+	43:  true, // unsupported_certificate
+	44:  true, // certificate_revoked
+	45:  true, // certificate_expired
+	46:  true, // certificate_unknown
+	48:  true, // unknown_ca
+	49:  true, // access_denied
+	116: true, // certificate_required
+}
+
+// remoteCertificateAlert reports an alert from certificateAlerts received
+// from the server. crypto/tls reports a received alert as a *net.OpError
+// with Op "remote error" whose Err is its unexported alert type, a uint8.
+func remoteCertificateAlert(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return false
+	}
+	v := reflect.ValueOf(op.Err)
+	return v.Kind() == reflect.Uint8 && certificateAlerts[v.Uint()]
 }
 
 // unknownOutcome marks a Refund error after which the refund may have been

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -40,6 +41,21 @@ func TestErrorText(t *testing.T) {
 			name: "business level without description",
 			err:  &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCode: CodeSystemError},
 			want: "wxrefund: SYSTEMERROR",
+		},
+		{
+			name: "business level without err_code",
+			err:  &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL"},
+			want: "wxrefund: result_code FAIL",
+		},
+		{
+			name: "business level with only a description",
+			err:  &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCodeDes: "订单已全额退款"},
+			want: "wxrefund: result_code FAIL: 订单已全额退款",
+		},
+		{
+			name: "zero value",
+			err:  &Error{},
+			want: "wxrefund: error",
 		},
 	}
 	for _, tc := range tests {
@@ -149,6 +165,10 @@ func TestIsRetryable(t *testing.T) {
 		{"certificate required", ErrCertificateRequired, false},
 		{"transport, connection reset", &TransportError{Op: "refund", Err: io.ErrUnexpectedEOF}, true},
 		{"transport, deadline", &TransportError{Op: "refund", Err: context.DeadlineExceeded}, true},
+		{"transport, cancelled by the caller", &TransportError{Op: "refund", Err: &url.Error{Op: "Post", Err: context.Canceled}}, false},
+		{"unknown outcome, cancelled by the caller", &unknownOutcome{&TransportError{Op: "refund", Err: context.Canceled}}, false},
+		{"transport, remote error that is not an alert", &TransportError{Op: "refund", Err: &net.OpError{Op: "remote error", Err: io.EOF}}, true},
+		{"transport, read error", &TransportError{Op: "refund", Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}, true},
 		{"transport, HTTP 502", &TransportError{Op: "refund", StatusCode: 502, Err: errors.New("bad gateway")}, true},
 		{"transport, untrusted server certificate", &TransportError{Op: "refund", Err: certErr}, false},
 		{"transport, hostname mismatch", &TransportError{Op: "refund", Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}}, false},

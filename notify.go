@@ -13,6 +13,8 @@ import (
 // RefundNotification is the decrypted content of a refund result
 // notification. WeChat Pay sends one when a refund reaches a final status
 // (SUCCESS, REFUNDCLOSE or CHANGE), and may send the same one more than once.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the fields of req_info).
 type RefundNotification struct {
 	AppID, MchID                                                 string // from the outer message, checked against the Client
 	TransactionID, OutTradeNo, RefundID, OutRefundNo             string
@@ -60,6 +62,9 @@ var (
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
 func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
 	if len(body) > wire.MaxBody {
 		return nil, fmt.Errorf("wxrefund: notification: %w (limit %d bytes)", ErrBodyTooLarge, wire.MaxBody)
 	}
@@ -113,14 +118,24 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 }
 
 // ParseNotifyRequest reads a notification request's body (POST only, at most
-// 64 KiB) and returns DecryptNotify's result.
+// 64 KiB) and returns DecryptNotify's result. Use it in your own handler when
+// NotifyHandler does not fit; reply to WeChat Pay only after storing the
+// result.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
 func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("wxrefund: notification: %w: method %s, want POST", ErrMalformed, r.Method)
 	}
+	if r.Body == nil { // a request built by hand, not received
+		return c.DecryptNotify(nil)
+	}
 	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
 		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("wxrefund: notification: %w: reading the body: %w", ErrMalformed, err)
 	}
 	return c.DecryptNotify(body)
 }
@@ -135,6 +150,8 @@ func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error
 //
 // fn must be idempotent (the same notification can arrive several times) and
 // should return only once the result is stored durably.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the reply).
 func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotification) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -144,6 +161,9 @@ func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotificatio
 		}
 		n, err := c.ParseNotifyRequest(r)
 		switch {
+		case errors.Is(err, errNotCreated):
+			writeNotifyReply(w, http.StatusInternalServerError, notifyNoHandler)
+			return
 		case errors.Is(err, ErrBodyTooLarge):
 			writeNotifyReply(w, http.StatusRequestEntityTooLarge, notifyTooLarge)
 			return

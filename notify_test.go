@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -480,6 +481,27 @@ func TestParseNotifyRequestMethod(t *testing.T) {
 	n, err := c.ParseNotifyRequest(httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body)))
 	require.NoError(t, err)
 	assert.Equal(t, "RF20240603000001", n.OutRefundNo)
+}
+
+// A body that cannot be read, or a hand-built request without one, is an
+// ErrMalformed error, never a panic; the read error stays in the chain.
+func TestParseNotifyRequestUnreadableBody(t *testing.T) {
+	t.Parallel()
+	c := ntClient(t, ntAppID, ntMchID, ntKey)
+	body := ntEncryptNotify(t, ntKey, ntAppID, ntMchID, ntInner())
+	cut := errors.New("connection cut")
+	req := httptest.NewRequest(http.MethodPost, "/notify", io.MultiReader(bytes.NewReader(body[:40]), iotest.ErrReader(cut)))
+	n, err := c.ParseNotifyRequest(req)
+	assert.Nil(t, n)
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.ErrorIs(t, err, cut)
+
+	req, err = http.NewRequest(http.MethodPost, "/notify", nil)
+	require.NoError(t, err)
+	require.Nil(t, req.Body)
+	n, err = c.ParseNotifyRequest(req)
+	assert.Nil(t, n)
+	assert.ErrorIs(t, err, ErrMalformed)
 }
 
 // ---------------------------------------------------------------- handler

@@ -3,9 +3,12 @@ package wxrefund
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Refund account values for RefundRequest.RefundAccount.
@@ -24,6 +27,8 @@ const (
 // OutRefundNo. Store it with the amounts before calling Refund, and after any
 // failure whose outcome is unknown send the same request again, never a new
 // OutRefundNo.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (request parameters).
 type RefundRequest struct {
 	TransactionID string // WeChat order id; set exactly one of TransactionID and OutTradeNo
 	OutTradeNo    string // merchant order id
@@ -31,7 +36,7 @@ type RefundRequest struct {
 	TotalFee      int64  // the order's total, fen (not what remains of it)
 	RefundFee     int64  // this refund, fen; 0 < RefundFee <= TotalFee
 	RefundFeeType string // ISO 4217 currency; "" means CNY
-	RefundDesc    string // optional; shown to the payer (not for partial refunds of 1 CNY or less)
+	RefundDesc    string // optional, at most 80 characters; shown to the payer (not for partial refunds of 1 CNY or less)
 	RefundAccount string // "", RefundAccountUnsettledFunds or RefundAccountRechargeFunds
 	NotifyURL     string // optional; overrides the platform's refund notify URL; no query string
 }
@@ -39,6 +44,8 @@ type RefundRequest struct {
 // RefundResponse is WeChat Pay's acceptance of a refund. Acceptance is not
 // completion: the refund is PROCESSING until a notification or QueryRefund
 // reports SUCCESS, REFUNDCLOSE or CHANGE.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (response parameters).
 type RefundResponse struct {
 	TransactionID, OutTradeNo, OutRefundNo, RefundID, RefundChannel string
 	TotalFee, RefundFee, SettlementTotalFee, SettlementRefundFee    int64
@@ -70,18 +77,23 @@ const (
 //
 // The request is checked before any network call (errors match
 // ErrInvalidRequest and name the field). A Client without a certificate
-// returns ErrCertificateRequired. When the outcome is unknown (timeout,
-// broken connection, HTTP error, an answer that does not verify, err_code
-// SYSTEMERROR or BIZERR_NEED_RETRY) the error matches ErrOutcomeUnknown: the
-// refund may have been accepted, so retry with the same request or
-// QueryRefund by OutRefundNo. A context cancelled mid-call is such a case
-// too. REFUND_FEE_MISMATCH (this OutRefundNo was used with other amounts)
-// matches ErrOutcomeUnknown as well: a refund exists, so query it before
-// anything else. Business failures are an
-// *Error with the err_code; see Error.Retryable.
+// returns ErrCertificateRequired.
+//
+// An error after which the refund must not be recorded as failed matches
+// ErrOutcomeUnknown: a timeout (a context cancelled mid-call too), a broken
+// connection, an HTTP error, an answer that does not verify, an err_code
+// after which WeChat Pay's docs say to send the same request again
+// (SYSTEMERROR, BIZERR_NEED_RETRY, ORDER_NOT_READY, FREQUENCY_LIMITED,
+// INVALID_REQ_TOO_MUCH, NOTENOUGH), and REFUND_FEE_MISMATCH (this
+// OutRefundNo was used with other amounts: query it before anything else).
+// Retry those with the same request, or QueryRefund by OutRefundNo. Other
+// business failures are an *Error with the err_code; see Error.Retryable.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4.
 func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundResponse, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
@@ -108,6 +120,17 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 	if err != nil {
 		return nil, refundError(err)
 	}
+	r, err := parseRefundResponse(f, req.OutRefundNo)
+	if err != nil {
+		// Signed and accepted, yet unreadable: the refund may exist.
+		return nil, refundError(&TransportError{Op: "refund", StatusCode: 200, Err: err})
+	}
+	return r, nil
+}
+
+// parseRefundResponse builds the typed response from a verified field map of
+// an accepted refund of outRefundNo.
+func parseRefundResponse(f map[string]string, outRefundNo string) (*RefundResponse, error) {
 	p := fieldParser{fields: f}
 	r := &RefundResponse{
 		TransactionID:       f["transaction_id"],
@@ -127,24 +150,30 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 		Coupons:             p.coupons("coupon_refund_count", ""),
 		Raw:                 f,
 	}
-	if r.OutRefundNo != req.OutRefundNo {
+	if r.OutRefundNo != outRefundNo {
 		p.fail("out_refund_no", "does not echo the request's")
 	}
 	if p.err != nil {
-		// Signed and accepted, yet unreadable: the refund may exist.
-		return nil, refundError(&TransportError{Op: "refund", StatusCode: 200, Err: p.err})
+		return nil, p.err
 	}
 	return r, nil
 }
 
 // unknownCodes are the err_codes after which a refund under this
-// out_refund_no may exist (SPEC §3.3, §4.1): SYSTEMERROR and
-// BIZERR_NEED_RETRY may have succeeded; REFUND_FEE_MISMATCH means one exists
-// with other amounts. None of them may be recorded as a failed refund.
+// out_refund_no must not be recorded as failed (SPEC §3.3, §4.1, "Transient-
+// Same" and "Reconcile"): SYSTEMERROR and BIZERR_NEED_RETRY may have
+// succeeded; REFUND_FEE_MISMATCH means the number was used before; after
+// ORDER_NOT_READY, FREQUENCY_LIMITED, INVALID_REQ_TOO_MUCH and NOTENOUGH the
+// same request is to be sent again later, and an earlier attempt (say, one
+// that timed out) may have been accepted.
 var unknownCodes = map[string]bool{
 	CodeSystemError:       true,
 	CodeBizErrNeedRetry:   true,
 	CodeRefundFeeMismatch: true,
+	CodeOrderNotReady:     true,
+	CodeFrequencyLimited:  true,
+	CodeInvalidReqTooMuch: true,
+	CodeNotEnough:         true,
 }
 
 // refundError marks the errors after which the refund may have been accepted.
@@ -158,8 +187,8 @@ func refundError(err error) error {
 		}
 		return err
 	case errors.As(err, &te):
-		if isCertError(te.Err) {
-			return err // the handshake failed: nothing was sent
+		if handshakeRejected(te.Err) {
+			return err // the handshake failed: the server processed nothing
 		}
 		return &unknownOutcome{err}
 	case errors.Is(err, ErrSignatureMismatch), errors.Is(err, ErrMerchantMismatch), errors.Is(err, ErrMalformed):
@@ -211,6 +240,9 @@ func (r *RefundRequest) validate() error {
 			return &ValidationError{"NotifyURL", "must be an absolute http(s) URL"}
 		case strings.ContainsAny(r.NotifyURL, "?#"):
 			return &ValidationError{"NotifyURL", "must not have a query string or fragment"}
+		case strings.IndexFunc(r.NotifyURL, unicode.IsSpace) >= 0:
+			// Also: WeChat Pay may trim values before checking the signature.
+			return &ValidationError{"NotifyURL", "must not contain white space"}
 		case len(r.NotifyURL) > 256:
 			return &ValidationError{"NotifyURL", "must be at most 256 characters"}
 		}
@@ -225,8 +257,16 @@ func (r *RefundRequest) validate() error {
 		// WeChat Pay may trim values before checking the signature.
 		return &ValidationError{"RefundDesc", "must not start or end with white space"}
 	}
+	if utf8.RuneCountInString(r.RefundDesc) > maxRefundDesc {
+		return &ValidationError{"RefundDesc", fmt.Sprintf("must be at most %d characters", maxRefundDesc)}
+	}
 	return nil
 }
+
+// maxRefundDesc is refund_desc's String(80) (SPEC §3.1), counted in
+// characters: the lenient reading, so a description WeChat Pay accepts is
+// never refused here.
+const maxRefundDesc = 80
 
 // validRefundNo matches ^[0-9A-Za-z_\-|*@]{1,64}$.
 func validRefundNo(s string) bool {

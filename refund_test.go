@@ -3,11 +3,16 @@ package wxrefund
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,10 +224,11 @@ func TestRefundResponses(t *testing.T) {
 				assert.Equal(t, &Error{ReturnCode: "SUCCESS", ReturnMsg: "OK", ResultCode: "FAIL",
 					ErrCode: CodeNotEnough, ErrCodeDes: "基本账户余额不足，请充值后重新发起"}, e)
 				assert.False(t, e.Retryable())
-				assert.False(t, IsRetryable(err))
+				assert.False(t, IsRetryable(err), "a top-up comes first")
 				assert.ErrorIs(t, err, &Error{ErrCode: CodeNotEnough})
 				assert.NotErrorIs(t, err, &Error{ErrCode: CodeSystemError})
-				assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+				// SPEC §4.1: pending, to be resent with the same number once funded.
+				assert.ErrorIs(t, err, ErrOutcomeUnknown)
 				assert.NotErrorIs(t, err, ErrSignatureMismatch)
 				assert.Equal(t, CodeNotEnough, ErrorCode(err))
 				assert.Contains(t, err.Error(), "NOTENOUGH")
@@ -263,6 +269,29 @@ func TestRefundResponses(t *testing.T) {
 				mtUnknown(&Error{ErrCode: CodeBizErrNeedRetry})(t, err)
 				assert.True(t, IsRetryable(err))
 			},
+		},
+		{
+			name: "ORDER_NOT_READY",
+			handler: mtAnswer(func(map[string]string) map[string]string {
+				return signed(mtBizFail(CodeOrderNotReady, "订单处理中，暂时无法退款，请您稍后重试"))
+			}),
+			check: mtUnknown(&Error{ErrCode: CodeOrderNotReady}),
+		},
+		{
+			name: "FREQUENCY_LIMITED",
+			handler: mtAnswer(func(map[string]string) map[string]string {
+				return signed(mtBizFail(CodeFrequencyLimited, "2个月之前的订单申请退款有频率限制"))
+			}),
+			// Not accepted, but SPEC §4.1: pending; an earlier attempt
+			// with this number may have gone through.
+			check: mtUnknown(&Error{ErrCode: CodeFrequencyLimited}),
+		},
+		{
+			name: "INVALID_REQ_TOO_MUCH",
+			handler: mtAnswer(func(map[string]string) map[string]string {
+				return signed(mtBizFail(CodeInvalidReqTooMuch, "无效请求过多"))
+			}),
+			check: mtUnknown(&Error{ErrCode: CodeInvalidReqTooMuch}),
 		},
 		{
 			name: "REFUND_FEE_MISMATCH",
@@ -611,6 +640,55 @@ func TestRefundServerCertificateNotTrusted(t *testing.T) {
 	assert.EqualValues(t, 0, hits.Load())
 }
 
+// A server that rejects the merchant certificate fails the handshake with a
+// TLS alert: it processed nothing, so the refund did not happen and resending
+// cannot help until the certificate is fixed.
+func TestRefundClientCertificateRejected(t *testing.T) {
+	t.Parallel()
+	pki, td := mtCerts(), mtTestdata(t)
+	revoked := func([][]byte, [][]*x509.Certificate) error { return errors.New("revoked") }
+	tests := []struct {
+		name      string
+		clientCAs *x509.CertPool // the CAs the server accepts
+		verify    func([][]byte, [][]*x509.Certificate) error
+	}{
+		{"issued by another CA", td.caPool, nil}, // the client offers none
+		{"refused after verification", pki.caPool, revoked},
+	}
+	for _, tc := range tests {
+		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			t.Run(fmt.Sprintf("%s/%s", tc.name, tls.VersionName(version)), func(t *testing.T) {
+				t.Parallel()
+				var hits atomic.Int64
+				srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+				srv.TLS = &tls.Config{
+					ClientAuth:            tls.RequireAndVerifyClientCert,
+					ClientCAs:             tc.clientCAs,
+					VerifyPeerCertificate: tc.verify,
+					Certificates:          []tls.Certificate{pki.serverCert},
+					MaxVersion:            version,
+				}
+				srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+				srv.StartTLS()
+				t.Cleanup(srv.Close)
+				c, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithBaseURL(srv.URL), WithRootCAs(pki.caPool),
+					WithPEM(pki.clientCertPEM, pki.clientKeyPEM))
+				require.NoError(t, err)
+
+				_, err = c.Refund(context.Background(), mtRefundReq())
+				var te *TransportError
+				require.ErrorAs(t, err, &te)
+				assert.Contains(t, err.Error(), "remote error: tls:")
+				assert.Zero(t, te.StatusCode)
+				assert.False(t, te.Retryable())
+				assert.False(t, IsRetryable(err))
+				assert.NotErrorIs(t, err, ErrOutcomeUnknown, "the server processed nothing")
+				assert.EqualValues(t, 0, hits.Load())
+			})
+		}
+	}
+}
+
 func TestRefundContextDeadline(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)
@@ -670,6 +748,8 @@ func TestRefundContextCanceled(t *testing.T) {
 	_, err := c.Refund(ctx, mtRefundReq())
 	require.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, err, ErrOutcomeUnknown)
+	// The caller stopped: still unknown, but not for a retry loop to resend.
+	assert.False(t, IsRetryable(err))
 }
 
 // ---------------------------------------------------------------------------
@@ -716,6 +796,10 @@ func TestRefundValidation(t *testing.T) {
 		{"RefundDesc trailing newline", with(func(r *RefundRequest) { r.RefundDesc = "缺货\n" }), "RefundDesc"},
 		{"RefundDesc only spaces", with(func(r *RefundRequest) { r.RefundDesc = "   " }), "RefundDesc"},
 		{"NotifyURL invalid UTF-8", with(func(r *RefundRequest) { r.NotifyURL = "https://merchant.example.com/n\xff" }), "NotifyURL"},
+		{"NotifyURL trailing space", with(func(r *RefundRequest) { r.NotifyURL = "https://merchant.example.com/notify " }), "NotifyURL"},
+		{"NotifyURL leading tab", with(func(r *RefundRequest) { r.NotifyURL = "\thttps://merchant.example.com/notify" }), "NotifyURL"},
+		{"NotifyURL inner space", with(func(r *RefundRequest) { r.NotifyURL = "https://merchant.example.com/re fund" }), "NotifyURL"},
+		{"RefundDesc 81 characters", with(func(r *RefundRequest) { r.RefundDesc = strings.Repeat("退", 81) }), "RefundDesc"},
 	}
 	c, mux := setup(t)
 	hits := mtCountHits(mux, pathRefund)
@@ -784,6 +868,11 @@ func TestRefundValidRequestsAreSent(t *testing.T) {
 			"NotifyURL http",
 			with(func(r *RefundRequest) { r.NotifyURL = "http://10.0.0.1:8080/notify" }),
 			map[string]string{"notify_url": "http://10.0.0.1:8080/notify"}, nil,
+		},
+		{
+			"RefundDesc 80 characters",
+			with(func(r *RefundRequest) { r.RefundDesc = strings.Repeat("退", 80) }),
+			map[string]string{"refund_desc": strings.Repeat("退", 80)}, nil,
 		},
 		{
 			"RefundDesc with XML specials",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,31 +16,53 @@ const (
 	RefundStatusChange     RefundStatus = "CHANGE"      // abnormal: the payer's card was closed; handle it on the merchant platform
 )
 
+// Legacy refund statuses, from older revisions of WeChat Pay's docs.
+const (
+	RefundStatusFail    RefundStatus = "FAIL"    // the refund failed
+	RefundStatusNotSure RefundStatus = "NOTSURE" // unknown: send the refund again with the same out_refund_no
+)
+
 // RefundStatus is the state of a refund. Values this package does not know
-// (legacy FAIL or NOTSURE, or future ones) are kept as received.
+// (future ones) are kept as received.
 type RefundStatus string
 
 // Final reports whether the status will not change any more: SUCCESS,
-// REFUNDCLOSE or CHANGE.
+// REFUNDCLOSE, CHANGE or the legacy FAIL. PROCESSING, the legacy NOTSURE
+// and unknown values are not final.
 func (s RefundStatus) Final() bool {
-	return s == RefundStatusSuccess || s == RefundStatusClosed || s == RefundStatusChange
+	switch s {
+	case RefundStatusSuccess, RefundStatusClosed, RefundStatusChange, RefundStatusFail:
+		return true
+	}
+	return false
 }
 
 // QueryRefundRequest selects refunds by exactly one identifier. Querying by
 // TransactionID or OutTradeNo returns the order's refunds, ten per page from
 // Offset; by OutRefundNo or RefundID, that one refund.
+//
+// To read all of an order's refunds, start at Offset 0 and add each page's
+// len(Refunds) to Offset until it reaches TotalRefundCount. WeChat Pay
+// returns TotalRefundCount when the order has more than ten refunds; a page
+// of fewer than ten refunds, or PARAM_ERROR for an Offset past the end, also
+// ends the list.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (request parameters).
 type QueryRefundRequest struct {
 	TransactionID, OutTradeNo, OutRefundNo, RefundID string // exactly one is required
 	Offset                                           int    // 0-based index of the order's first refund to return; sent when > 0
 }
 
 // QueryRefundResponse is an order and the refunds a query returned.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (response parameters).
 type QueryRefundResponse struct {
 	TransactionID, OutTradeNo             string
 	TotalFee, SettlementTotalFee, CashFee int64
 	FeeType                               string
 	// TotalRefundCount is the number of refunds of the order, returned
-	// when paging applies (an Offset was sent); 0 otherwise.
+	// when paging applies (the order has more than ten refunds, or an
+	// Offset was sent); 0 otherwise.
 	TotalRefundCount int
 	// RefundFee, CouponRefundFee and CashRefundFee sum the returned
 	// records, when WeChat Pay sends them.
@@ -50,7 +73,9 @@ type QueryRefundResponse struct {
 	Raw map[string]string
 }
 
-// RefundRecord is one refund in a query response.
+// RefundRecord is one refund in a query response: the fields numbered _$n.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (response parameters).
 type RefundRecord struct {
 	OutRefundNo, RefundID, RefundChannel            string
 	RefundFee, SettlementRefundFee, CouponRefundFee int64
@@ -70,6 +95,9 @@ type RefundRecord struct {
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5.
 func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*QueryRefundResponse, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
 	params, err := req.params()
 	if err != nil {
 		return nil, err
@@ -141,8 +169,9 @@ func parseQueryResponse(f map[string]string) (*QueryRefundResponse, error) {
 	n := p.count("refund_count")
 	if p.err == nil && n > 0 {
 		r.Refunds = make([]RefundRecord, n)
+		base := recordBase(f)
 		for i := range r.Refunds {
-			s := strconv.Itoa(i)
+			s := strconv.Itoa(base + i)
 			if f["out_refund_no_"+s] == "" && f["refund_id_"+s] == "" {
 				p.fail("refund_count", "counts more refunds than the message holds")
 				break
@@ -166,4 +195,41 @@ func parseQueryResponse(f map[string]string) (*QueryRefundResponse, error) {
 		return nil, &TransportError{Op: "refundquery", StatusCode: 200, Err: p.err}
 	}
 	return r, nil
+}
+
+// recordBase returns the index $n of a response's first refund record: 0, as
+// documented, or else the lowest index among its out_refund_no_$n and
+// refund_id_$n fields, for a page numbered from its offset. SPEC §5.2: the
+// docs do not say whether $n restarts at 0 on each page.
+func recordBase(f map[string]string) int {
+	if f["out_refund_no_0"] != "" || f["refund_id_0"] != "" {
+		return 0
+	}
+	base := -1
+	for k := range f {
+		s, ok := strings.CutPrefix(k, "out_refund_no_")
+		if !ok {
+			s, ok = strings.CutPrefix(k, "refund_id_")
+		}
+		if n, valid := recordIndex(s); ok && valid && (base < 0 || n < base) {
+			base = n
+		}
+	}
+	return max(base, 0)
+}
+
+// recordIndex parses a record index: decimal digits without a leading zero,
+// small enough that base+count cannot overflow.
+func recordIndex(s string) (int, bool) {
+	if s == "" || len(s) > 6 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }

@@ -2,7 +2,9 @@ package wxrefund
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -262,11 +264,29 @@ func TestQueryRefundResponses(t *testing.T) {
 			check:  mtQueryMalformed,
 		},
 		{
-			name:   "unknown status kept",
+			name:   "legacy NOTSURE kept, not final",
 			mutate: func(f map[string]string) { f["refund_status_1"] = "NOTSURE" },
 			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
 				require.NoError(t, err)
-				assert.Equal(t, RefundStatus("NOTSURE"), resp.Refunds[1].Status)
+				assert.Equal(t, RefundStatusNotSure, resp.Refunds[1].Status)
+				assert.False(t, resp.Refunds[1].Status.Final())
+			},
+		},
+		{
+			name:   "legacy FAIL kept, final (SPEC §5.4)",
+			mutate: func(f map[string]string) { f["refund_status_1"] = "FAIL" },
+			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
+				require.NoError(t, err)
+				assert.Equal(t, RefundStatusFail, resp.Refunds[1].Status)
+				assert.True(t, resp.Refunds[1].Status.Final())
+			},
+		},
+		{
+			name:   "unknown status kept, not final",
+			mutate: func(f map[string]string) { f["refund_status_1"] = "SOMETHING_NEW" },
+			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
+				require.NoError(t, err)
+				assert.Equal(t, RefundStatus("SOMETHING_NEW"), resp.Refunds[1].Status)
 				assert.False(t, resp.Refunds[1].Status.Final())
 			},
 		},
@@ -281,6 +301,32 @@ func TestQueryRefundResponses(t *testing.T) {
 				assert.Equal(t, "SOMETHING_NEW", resp.Refunds[0].RefundChannel)
 				assert.Equal(t, "PLATINUM", resp.Refunds[0].Coupons[0].Type)
 			},
+		},
+		{
+			// SPEC §5.2: whether $n restarts at 0 on each page is not stated.
+			name:   "records numbered from the page's offset",
+			mutate: func(f map[string]string) { mtRenumberRecords(f, 10) },
+			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
+				require.NoError(t, err)
+				require.Len(t, resp.Refunds, 2)
+				want, err := parseQueryResponse(mtQuerySample(t))
+				require.NoError(t, err)
+				assert.Equal(t, want.Refunds, resp.Refunds)
+				assert.NotEmpty(t, resp.Refunds[0].Coupons)
+			},
+		},
+		{
+			name: "records numbered with a gap",
+			mutate: func(f map[string]string) {
+				mtRenumberRecords(f, 10)
+				for k, v := range f {
+					if strings.HasSuffix(k, "_11") || strings.Contains(k, "_11_") {
+						delete(f, k)
+						f[strings.Replace(k, "_11", "_12", 1)] = v
+					}
+				}
+			},
+			check: mtQueryMalformed,
 		},
 		{
 			name:   "paging total",
@@ -469,5 +515,26 @@ func TestQueryRefundHostileCountDoesNotAllocate(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformed, key)
 		assert.Nil(t, resp)
 		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "%s: bytes allocated", key)
+	}
+}
+
+// mtRecordKey splits a record field name such as coupon_refund_fee_1_0 into
+// its name, record index and coupon suffix.
+var mtRecordKey = regexp.MustCompile(`^(.+?)_(\d+)(_\d+)?$`)
+
+// mtRenumberRecords adds shift to every record index $n of a query response.
+func mtRenumberRecords(f map[string]string, shift int) {
+	moved := map[string]string{}
+	for k, v := range f {
+		m := mtRecordKey.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		delete(f, k)
+		moved[fmt.Sprintf("%s_%d%s", m[1], n+shift, m[3])] = v
+	}
+	for k, v := range moved {
+		f[k] = v
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 // SignType is the signature algorithm of an API v2 request, sent as sign_type.
 // WeChat Pay signs its response with the algorithm of the request.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3.
 type SignType string
 
 // The two signature algorithms of API v2.
