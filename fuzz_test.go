@@ -164,6 +164,8 @@ func FuzzParseQueryResponse(f *testing.F) {
 		f.Add(ntFieldLines(m))
 	}
 	f.Add([]byte("refund_count=2\nout_refund_no_0=a\nout_refund_no_1=b\ncoupon_refund_count_1=1\ncoupon_type_1_0=CASH"))
+	f.Add([]byte("refund_count=2\nout_refund_no_10=a\nrefund_id_11=b\ncoupon_refund_count_11=1\ncoupon_type_11_0=CASH"))
+	f.Add([]byte("refund_count=1\nout_refund_no_007=a\nrefund_id_999999=b\nout_refund_no_1000000=c"))
 	f.Add([]byte(""))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -193,6 +195,55 @@ func FuzzParseQueryResponse(f *testing.F) {
 		}
 		if r.TotalRefundCount < 0 {
 			t.Fatalf("negative total_refund_count accepted")
+		}
+	})
+}
+
+// FuzzParseRefundResponse: parseRefundResponse never panics, returns a
+// response or an ErrMalformed error, echoes out_refund_no, and never builds
+// more coupons than the message has fields.
+func FuzzParseRefundResponse(f *testing.F) {
+	vec := ntReadVector(f, "refund_response_9_2.xml")
+	fields, err := wire.Decode(vec, "xml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ntFieldLines(fields))
+	for _, edit := range []map[string]string{
+		{"coupon_refund_count": "1000000000"},
+		{"coupon_refund_count": "-1"},
+		{"coupon_refund_count": "3"},
+		{"coupon_refund_fee_0": "9223372036854775808"},
+		{"refund_fee": "20.00"},
+		{"out_refund_no": "OTHER"},
+	} {
+		m := ntCopy(fields)
+		for k, v := range edit {
+			m[k] = v
+		}
+		f.Add(ntFieldLines(m))
+	}
+	f.Add([]byte("out_refund_no=" + fields["out_refund_no"] + "\ncoupon_refund_count=1\ncoupon_type_0=CASH"))
+	f.Add([]byte(""))
+	outRefundNo := fields["out_refund_no"]
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fields := ntFuzzFields(data)
+		r, err := parseRefundResponse(fields, outRefundNo)
+		if err != nil {
+			if r != nil {
+				t.Fatalf("response and error both returned")
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not match ErrMalformed: %v", err)
+			}
+			return
+		}
+		if r.OutRefundNo != outRefundNo {
+			t.Fatalf("accepted out_refund_no %q, want %q", r.OutRefundNo, outRefundNo)
+		}
+		if len(r.Coupons) > len(fields) {
+			t.Fatalf("%d coupons from %d fields", len(r.Coupons), len(fields))
 		}
 	})
 }
