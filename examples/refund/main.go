@@ -4,7 +4,9 @@
 //	go run ./examples/refund -out-trade-no ORD1 -out-refund-no RF1 -total 5000 -refund 2000
 //
 // It demonstrates the safe retry rule: when the outcome is unknown it retries
-// with the same out_refund_no, then queries the refund by that number.
+// with the same out_refund_no, and if the outcome is still unknown after the
+// last attempt (or an earlier attempt was unknown), it queries the refund by
+// that number before reporting anything.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -40,7 +43,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "refund:", err)
 		os.Exit(2)
 	}
-	if err := run(c, &req); err != nil {
+	if err := run(os.Stdout, c, &req); err != nil {
 		fmt.Fprintln(os.Stderr, "refund:", err)
 		os.Exit(1)
 	}
@@ -49,46 +52,51 @@ func main() {
 // retryPause is the base pause between attempts (tests shorten it).
 var retryPause = time.Second
 
-func run(c *wxrefund.Client, req *wxrefund.RefundRequest) error {
+// run applies for the refund, retrying with the same out_refund_no while that
+// helps, and reports to w. It returns nil once the refund is known to exist.
+func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 	ctx := context.Background()
 	var resp *wxrefund.RefundResponse
 	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
+	unknown := false // whether an attempt may have created the refund
+	for attempt := 1; ; attempt++ {
 		resp, err = c.Refund(ctx, req)
-		if err == nil || !wxrefund.IsRetryable(err) {
+		unknown = unknown || errors.Is(err, wxrefund.ErrOutcomeUnknown)
+		if err == nil || !wxrefund.IsRetryable(err) || attempt == 3 {
 			break
 		}
 		// Unknown or transient: the same request again, never a new number.
-		fmt.Printf("attempt %d: %v; retrying with the same out_refund_no\n", attempt, err)
+		fmt.Fprintf(w, "attempt %d: %v; retrying with the same out_refund_no\n", attempt, err)
 		time.Sleep(time.Duration(attempt) * retryPause)
 	}
 	switch {
 	case errors.Is(err, wxrefund.ErrInvalidRequest):
 		flag.Usage()
 		return err
-	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
-		fmt.Println("outcome still unknown; querying by out_refund_no")
-	case err != nil:
-		return err
-	default:
-		fmt.Printf("accepted: refund_id=%s refund_fee=%d fen (cash %d, coupon %d)\n",
+	case err == nil:
+		fmt.Fprintf(w, "accepted: refund_id=%s refund_fee=%d fen (cash %d, coupon %d)\n",
 			resp.RefundID, resp.RefundFee, resp.CashRefundFee, resp.CouponRefundFee)
+	case unknown:
+		// Even if the last attempt failed for good, an earlier one may have
+		// created the refund: only a query can tell.
+		fmt.Fprintf(w, "outcome unknown (%v); querying by out_refund_no\n", err)
+	default:
+		return err
 	}
 
-	q, err := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: req.OutRefundNo})
-	if wxrefund.ErrorCode(err) == wxrefund.CodeRefundNotExist {
-		fmt.Println("no such refund: it was not created; it is safe to send it again")
-		return nil
+	q, qerr := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: req.OutRefundNo})
+	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist {
+		return fmt.Errorf("the refund was not created, so it is safe to send it again with the same out_refund_no: %w", err)
 	}
-	if err != nil {
-		return err
+	if qerr != nil {
+		return qerr
 	}
 	for _, r := range q.Refunds {
-		fmt.Printf("%s: %s, %d fen", r.OutRefundNo, r.Status, r.RefundFee)
+		fmt.Fprintf(w, "%s: %s, %d fen", r.OutRefundNo, r.Status, r.RefundFee)
 		if !r.SuccessTime.IsZero() {
-			fmt.Printf(", arrived %s", r.SuccessTime.Format(wxrefund.TimeLayout))
+			fmt.Fprintf(w, ", arrived %s", r.SuccessTime.Format(wxrefund.TimeLayout))
 		}
-		fmt.Println()
+		fmt.Fprintln(w)
 	}
 	return nil
 }

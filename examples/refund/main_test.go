@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func TestRunRetriesWithTheSameNumber(t *testing.T) {
 	fake, c := fakeClient(t)
 	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 2)
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1", TotalFee: 5000, RefundFee: 2000}
-	require.NoError(t, run(c, req))
+	require.NoError(t, run(io.Discard, c, req))
 	refunds := fake.Refunds("ORD1")
 	require.Len(t, refunds, 1)
 	assert.Equal(t, "RF1", refunds[0].OutRefundNo)
@@ -42,12 +44,30 @@ func TestRunQueriesWhenStillUnknown(t *testing.T) {
 	fake, c := fakeClient(t)
 	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 3)
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF2", TotalFee: 5000, RefundFee: 100}
-	require.NoError(t, run(c, req))
+	var out strings.Builder
+	err := run(&out, c, req)
+	require.ErrorIs(t, err, wxrefund.ErrOutcomeUnknown)
+	assert.Contains(t, err.Error(), "not created")
+	assert.Contains(t, out.String(), "querying by out_refund_no")
 	assert.Empty(t, fake.Refunds("ORD1"))
+}
+
+// An unknown first attempt is not forgotten when a later attempt fails for
+// good: the refund is still looked up before a failure is reported.
+func TestRunQueriesAfterAnEarlierUnknown(t *testing.T) {
+	fake, c := fakeClient(t)
+	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1)
+	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeTradeOverdue, 1)
+	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF4", TotalFee: 5000, RefundFee: 100}
+	var out strings.Builder
+	err := run(&out, c, req)
+	assert.Contains(t, out.String(), "querying by out_refund_no")
+	assert.Equal(t, wxrefund.CodeTradeOverdue, wxrefund.ErrorCode(err))
+	assert.Contains(t, err.Error(), "not created")
 }
 
 func TestRunStopsOnFinalErrors(t *testing.T) {
 	_, c := fakeClient(t)
-	err := run(c, &wxrefund.RefundRequest{OutTradeNo: "NO-SUCH-ORDER", OutRefundNo: "RF3", TotalFee: 5000, RefundFee: 100})
+	err := run(io.Discard, c, &wxrefund.RefundRequest{OutTradeNo: "NO-SUCH-ORDER", OutRefundNo: "RF3", TotalFee: 5000, RefundFee: 100})
 	assert.Equal(t, wxrefund.CodeOrderNotExist, wxrefund.ErrorCode(err))
 }
