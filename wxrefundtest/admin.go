@@ -23,6 +23,7 @@ func (s *Server) adminHandler() http.Handler {
 		"/fake/refunds/redeliver": {http.MethodPost: s.adminRedeliver},
 		"/fake/deliveries":        {http.MethodGet: s.adminDeliveries},
 		"/fake/fail":              {http.MethodPost: s.adminFail},
+		"/fake/lose":              {http.MethodPost: s.adminLose},
 		"/fake/balance":           {http.MethodGet: s.adminGetBalance, http.MethodPost: s.adminSetBalance},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,6 +141,32 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.FailNext(in.Path, in.ErrCode, in.Times)
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *Server) adminLose(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ErrCode *string `json:"err_code,omitempty"` // required unless clearing: "" drops the connection
+		Times   int     `json:"times"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if in.Times > 0 {
+		if in.ErrCode == nil {
+			writeJSONError(w, http.StatusBadRequest, `err_code is required: an error code such as SYSTEMERROR, or "" to drop the connection`)
+			return
+		}
+		if *in.ErrCode != "" && !validID(*in.ErrCode, 32) {
+			writeJSONError(w, http.StatusBadRequest, `err_code must be an error code such as SYSTEMERROR, or "" to drop the connection`)
+			return
+		}
+	}
+	code := ""
+	if in.ErrCode != nil {
+		code = *in.ErrCode
+	}
+	s.LoseNext(code, in.Times)
 	writeJSON(w, http.StatusOK, in)
 }
 

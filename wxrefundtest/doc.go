@@ -33,10 +33,19 @@
 //	// the notification is POSTed to notifyURL; s.Deliveries() lists the attempts
 //
 // Failures are injected with FailNext (a signed result_code FAIL such as
-// SYSTEMERROR for the next calls), WithBalance/SetBalance (NOTENOUGH) and
-// WithClock (TRADE_OVERDUE); Redeliver sends a duplicate notification.
-// EncryptNotify builds a notification body offline, for testing a notify
-// handler without a server.
+// SYSTEMERROR for the next calls, which change nothing), WithBalance/SetBalance
+// (NOTENOUGH) and WithClock (TRADE_OVERDUE); Redeliver sends a duplicate
+// notification. EncryptNotify builds a notification body offline, for
+// testing a notify handler without a server.
+//
+// LoseNext simulates the dangerous case of a refund that WeChat Pay accepted
+// although the merchant never learned it: the next accepted refunds are
+// applied (and later notified) as usual, but answered with a result_code
+// FAIL such as SYSTEMERROR, or not answered at all, as after a timeout. A
+// merchant that treats the outcome as unknown and retries with the same
+// out_refund_no and amounts gets the refund that already exists; one that
+// marks the refund failed keeps a refund it does not know about, and one that
+// retries with a new out_refund_no refunds twice.
 //
 // Everything is also reachable over a JSON admin API under /fake/ on the
 // same handler (see Server.Handler), so a standalone program can run the
@@ -59,7 +68,10 @@
 //     INVALID_REQUEST (total_fee not the order's total; refund_fee above what
 //     is left; a 51st refund; an out_refund_no already used on another
 //     order), ERROR (the order is fully refunded), TRADE_OVERDUE, NOTENOUGH,
-//     REFUND_FEE_MISMATCH, REFUNDNOTEXIST, and whatever FailNext injects.
+//     REFUND_FEE_MISMATCH, REFUNDNOTEXIST, and whatever FailNext and
+//     LoseNext inject;
+//   - no answer at all, the connection closed (HTTP/1) or the stream reset
+//     (HTTP/2), for an accepted refund whose answer LoseNext("", n) drops.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (apply
 // refund), chapter=9_5 (refund query) and chapter=9_16 (notification).

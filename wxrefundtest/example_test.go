@@ -82,6 +82,44 @@ func ExampleServer_FailNext() {
 	// <nil> 1
 }
 
+// Losing answers: the refund is applied, but the client first gets
+// SYSTEMERROR and then no answer at all, so it cannot tell. Retrying with the
+// same OutRefundNo and amounts returns the refund that was applied the first
+// time.
+func ExampleServer_LoseNext() {
+	s, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100})
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	s.LoseNext(wxrefund.CodeSystemError, 1)
+	s.LoseNext("", 1) // then drop the connection
+	ctx := context.Background()
+	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1", TotalFee: 100, RefundFee: 100}
+	_, err = c.Refund(ctx, req)
+	fmt.Println(wxrefund.ErrorCode(err), errors.Is(err, wxrefund.ErrOutcomeUnknown))
+	_, err = c.Refund(ctx, req)
+	fmt.Println(errors.Is(err, wxrefund.ErrOutcomeUnknown))
+
+	applied, _ := s.Refund("RF1") // the fake knows better
+	r, err := c.Refund(ctx, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.RefundID == applied.RefundID, len(s.Refunds("ORD1")))
+	// Output:
+	// SYSTEMERROR true
+	// true
+	// true 1
+}
+
 // Testing a notify handler offline, without a server.
 func ExampleEncryptNotify() {
 	const key = "0123456789abcdef0123456789abcdef"

@@ -236,23 +236,98 @@ func (s *Server) FailNext(path, errCode string, times int) {
 		delete(s.failures, path)
 		return
 	}
-	for range times {
-		s.failures[path] = append(s.failures[path], errCode)
-	}
+	s.failures[path] = s.failures[path].push(errCode, times)
 }
 
 // takeFailure pops the next injected err_code for path. Called with s.mu held.
 func (s *Server) takeFailure(path string) (string, bool) {
-	q := s.failures[path]
+	q, code, ok := s.failures[path].pop()
 	if len(q) == 0 {
-		return "", false
-	}
-	if len(q) == 1 {
 		delete(s.failures, path)
 	} else {
-		s.failures[path] = q[1:]
+		s.failures[path] = q
 	}
-	return q[0], true
+	return code, ok
+}
+
+// LoseNext makes the Server lose its answer to the next times refund
+// requests it accepts, as when WeChat Pay applies a refund but the merchant
+// never learns it: each request is applied exactly like an accepted one (a
+// new refund is recorded and charged to the balance, a retry with the same
+// out_refund_no and amounts finds the existing one; WithAutoComplete and
+// notifications follow as usual), but the answer is a signed result_code FAIL with err_code
+// errCode (SYSTEMERROR, say) instead of SUCCESS. An empty errCode sends no
+// answer at all, as after a timeout or a reset: the connection is closed
+// (HTTP/1) or the stream reset (HTTP/2) without an HTTP response. (Where the
+// connection cannot be taken over, as with an httptest.ResponseRecorder, the
+// handler panics with http.ErrAbortHandler instead.)
+//
+// Only requests to PathRefund that would have been answered with result_code
+// SUCCESS lose their answer; every other request is answered as usual and
+// leaves the queue alone. FailNext takes precedence: a request it fails is
+// not applied and does not consume a lost answer. Calls queue up like
+// FailNext's: LoseNext("SYSTEMERROR", 1) then LoseNext("", 1) answers the
+// next accepted refund with SYSTEMERROR and drops the connection of the one
+// after. times <= 0 clears the queue.
+//
+// Queries are not affected: PathRefundQuery finds the refunds whose answers
+// were lost, as WeChat Pay would.
+func (s *Server) LoseNext(errCode string, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if times <= 0 {
+		s.losses = nil
+		return
+	}
+	s.losses = s.losses.push(errCode, times)
+}
+
+// takeLoss pops the next lost answer LoseNext queued. Called with s.mu held.
+func (s *Server) takeLoss() (errCode string, lost bool) {
+	s.losses, errCode, lost = s.losses.pop()
+	return errCode, lost
+}
+
+// injections is a FailNext or LoseNext queue, oldest first, as runs of the
+// same err_code so that a huge times costs no memory.
+type injections []injection
+
+// injection is a run of a queue: times answers with errCode.
+type injection struct {
+	errCode string
+	times   int
+}
+
+// push appends times answers with errCode (times > 0).
+func (q injections) push(errCode string, times int) injections {
+	if n := len(q); n > 0 && q[n-1].errCode == errCode {
+		q[n-1].times = addCappedInt(q[n-1].times, times)
+		return q
+	}
+	return append(q, injection{errCode, times})
+}
+
+// pop takes the oldest answer, returning the rest of the queue (nil once
+// empty).
+func (q injections) pop() (rest injections, errCode string, ok bool) {
+	if len(q) == 0 {
+		return nil, "", false
+	}
+	errCode = q[0].errCode
+	if q[0].times--; q[0].times == 0 {
+		q = q[1:]
+	}
+	if len(q) == 0 {
+		q = nil
+	}
+	return q, errCode, true
+}
+
+func addCappedInt(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // Complete moves a PROCESSING refund to status SUCCESS, REFUNDCLOSE or
@@ -317,10 +392,23 @@ type refundReq struct {
 }
 
 // applyRefund runs the business rules of SPEC §3, §4 and §7 and returns the
-// response fields of the accepted (or earlier identical) refund.
-func (s *Server) applyRefund(q refundReq) (map[string]string, *bizError) {
+// response fields of the accepted (or earlier identical) refund. For an
+// accepted refund it also takes, in the same critical section, the next
+// answer LoseNext asked to lose: lost is then true and errCode what to answer
+// instead ("" for no answer at all).
+func (s *Server) applyRefund(q refundReq) (fields map[string]string, errCode string, lost bool, berr *bizError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	fields, berr = s.acceptRefund(q)
+	if berr != nil {
+		return nil, "", false, berr
+	}
+	errCode, lost = s.takeLoss()
+	return fields, errCode, lost, nil
+}
+
+// acceptRefund is applyRefund's business rules. Called with s.mu held.
+func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	var o *order
 	if q.transactionID != "" { // transaction_id wins when both are sent
 		o = s.ordersTxn[q.transactionID]

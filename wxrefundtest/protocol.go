@@ -135,12 +135,31 @@ func (s *Server) serveRefund(w http.ResponseWriter, r *http.Request) {
 		s.writeBizError(w, q, berr)
 		return
 	}
-	fields, berr := s.applyRefund(rq)
-	if berr != nil {
+	fields, lostCode, lost, berr := s.applyRefund(rq)
+	switch {
+	case berr != nil:
 		s.writeBizError(w, q, berr)
-		return
+	case !lost:
+		s.writeSuccess(w, q, fields)
+	case lostCode == "":
+		dropConnection(w)
+	default:
+		s.writeBizError(w, q, &bizError{lostCode, "injected by wxrefundtest LoseNext (the refund was applied)"})
 	}
-	s.writeSuccess(w, q, fields)
+}
+
+// dropConnection ends an exchange without any HTTP response, like a timeout
+// or a reset after WeChat Pay accepted the request. It closes the connection
+// when it can hijack it (HTTP/1); otherwise (HTTP/2, or a ResponseWriter
+// that cannot be hijacked) it panics with http.ErrAbortHandler, which a
+// net/http server turns into a reset stream or closed connection without
+// logging anything.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
 }
 
 // parseRefundRequest checks an apply-refund request's fields. A field that is

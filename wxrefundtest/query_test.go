@@ -2,6 +2,7 @@ package wxrefundtest_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -218,4 +219,11 @@ func TestFailNext(t *testing.T) {
 	s.FailNext(wxrefundtest.PathRefundQuery, "", 0) // clears
 	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 	require.Len(t, s.Refunds("O1"), 1)
+
+	// Huge counts cost no memory (the admin API passes times through).
+	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, math.MaxInt)
+	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, math.MaxInt)
+	requireErrCode(t, query(t, s, params{"out_refund_no": "R1"}), wxrefund.CodeSystemError)
+	s.FailNext(wxrefundtest.PathRefundQuery, "", 0)
+	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 }

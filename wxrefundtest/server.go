@@ -216,7 +216,8 @@ type Server struct {
 	ordersTxn  map[string]*order // by transaction_id
 	refunds    map[string]*refund
 	refundIDs  map[string]*refund
-	failures   map[string][]string // path -> err_codes still to inject
+	failures   map[string]injections // path -> FailNext's queue
+	losses     injections            // LoseNext's queue
 	deliveries []Delivery
 	timers     map[*time.Timer]struct{}
 }
@@ -279,7 +280,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		ordersTxn: make(map[string]*order),
 		refunds:   make(map[string]*refund),
 		refundIDs: make(map[string]*refund),
-		failures:  make(map[string][]string),
+		failures:  make(map[string]injections),
 		timers:    make(map[*time.Timer]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -409,6 +410,7 @@ func (s *Server) TLSConfig() *tls.Config {
 //	POST /fake/refunds/redeliver         {"out_refund_no"}; answers the Delivery
 //	GET  /fake/deliveries                every []Delivery
 //	POST /fake/fail                      {"path", "err_code", "times"}, as FailNext
+//	POST /fake/lose                      {"err_code", "times"}, as LoseNext ("" drops the connection)
 //	GET  /fake/balance                   {"balance"}
 //	POST /fake/balance                   {"balance"}, as SetBalance
 func (s *Server) Handler() http.Handler { return s.handler }
