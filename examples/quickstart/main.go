@@ -4,8 +4,9 @@
 //	go run ./examples/quickstart
 //
 // It adds a paid order (part of it paid with a coupon), makes two partial
-// refunds, survives a SYSTEMERROR by retrying with the same out_refund_no,
-// shows that resending a refund never refunds twice, queries the order's
+// refunds, survives a refund whose answer was lost (it reads SYSTEMERROR) by
+// retrying with the same out_refund_no, shows that resending a refund never
+// refunds twice, queries the order's
 // refunds, and receives the SUCCESS notifications through NotifyHandler on a
 // local listener. It exits 0 on success and 1 with a message on any failure.
 package main
@@ -91,22 +92,30 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("refund %s: cash %d + coupon %d does not make %d", refundOne, r1.CashRefundFee, r1.CouponRefundFee, r1.RefundFee)
 	}
 
-	// 6. Second partial refund: WeChat answers SYSTEMERROR, so the outcome is
-	// unknown. The only safe move is the same request again: same
-	// out_refund_no, same amounts.
-	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1)
+	// 6. Second partial refund: WeChat Pay makes it but its answer is lost
+	// (it reads SYSTEMERROR), so for the merchant the outcome is unknown. The
+	// only safe move is the same request again: same out_refund_no, same
+	// amounts. A new out_refund_no here would refund twice.
+	fake.LoseNext(wxrefund.CodeSystemError, 1)
 	second := &wxrefund.RefundRequest{OutTradeNo: orderNo, OutRefundNo: refundTwo,
 		TotalFee: 10000, RefundFee: 2000, NotifyURL: notifyURL}
 	_, err = c.Refund(ctx, second)
 	if !errors.Is(err, wxrefund.ErrOutcomeUnknown) {
-		return fmt.Errorf("refund %s: want an unknown outcome from the injected SYSTEMERROR, got %v", refundTwo, err)
+		return fmt.Errorf("refund %s: want an unknown outcome from the lost answer, got %v", refundTwo, err)
 	}
 	step("refund %s: %v", refundTwo, err)
+	made, ok := fake.Refund(refundTwo)
+	if !ok {
+		return fmt.Errorf("refund %s: the fake did not make the refund whose answer it lost", refundTwo)
+	}
 	r2, err := c.Refund(ctx, second)
 	if err != nil {
 		return fmt.Errorf("refund %s, retried: %w", refundTwo, err)
 	}
-	step("retried with the same out_refund_no: accepted as %s, %d fen", r2.RefundID, r2.RefundFee)
+	if r2.RefundID != made.RefundID {
+		return fmt.Errorf("refund %s, retried: got refund_id %s, want the one already made, %s", refundTwo, r2.RefundID, made.RefundID)
+	}
+	step("retried with the same out_refund_no: accepted as %s, %d fen, the refund WeChat Pay had already made", r2.RefundID, r2.RefundFee)
 
 	// 7. Idempotency: resending the first refund returns the same refund and
 	// refunds nothing more.
