@@ -39,7 +39,8 @@ const (
 // testify diff of two Clients.
 //
 // Create a Client with NewClient. A zero or nil Client cannot sign or
-// decrypt: its methods return an error matching ErrInvalidConfig.
+// decrypt: Refund, QueryRefund, DecryptNotify and ParseNotifyRequest return an
+// error matching ErrInvalidConfig, and its NotifyHandler never acknowledges.
 type Client struct {
 	appID, mchID string
 	signType     SignType
@@ -82,6 +83,9 @@ func (c *Client) usable() error {
 
 // String describes the Client without secrets.
 func (c *Client) String() string {
+	if c == nil {
+		return "wxrefund.Client(nil)"
+	}
 	return fmt.Sprintf("wxrefund.Client{appid=%s mch_id=%s base=%s sign_type=%s certificate=%t}",
 		c.appID, c.mchID, c.baseURL, c.signType, c.hasCert)
 }
@@ -89,11 +93,22 @@ func (c *Client) String() string {
 // GoString is String, so %#v shows no secrets either.
 func (c *Client) GoString() string { return c.String() }
 
-// AppID returns the AppID the Client sends as appid.
-func (c *Client) AppID() string { return c.appID }
+// AppID returns the AppID the Client sends as appid ("" for a nil Client).
+func (c *Client) AppID() string {
+	if c == nil {
+		return ""
+	}
+	return c.appID
+}
 
-// MchID returns the merchant id the Client sends as mch_id.
-func (c *Client) MchID() string { return c.mchID }
+// MchID returns the merchant id the Client sends as mch_id ("" for a nil
+// Client).
+func (c *Client) MchID() string {
+	if c == nil {
+		return ""
+	}
+	return c.mchID
+}
 
 // Option configures NewClient. Options are applied in order; an option that
 // fails makes NewClient fail.

@@ -634,7 +634,7 @@ func TestZeroClient(t *testing.T) {
 			assert.Equal(t, http.StatusInternalServerError, rec.Code)
 			assert.NotContains(t, rec.Body.String(), "SUCCESS")
 			assert.False(t, called)
-			assert.NotPanics(t, func() { _ = fmt.Sprint(c) })
+			assert.NotPanics(t, func() { _ = c.String() + c.GoString() + c.AppID() + c.MchID() })
 		})
 	}
 }

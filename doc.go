@@ -24,9 +24,9 @@
 // an answer that does not verify, or an err_code such as SYSTEMERROR after
 // which WeChat Pay's docs say to send the same request again) means the
 // refund may exist or is still to be made: retry with the same OutRefundNo
-// and amounts ([IsRetryable] says when that helps at once), or look it up
-// with [Client.QueryRefund]. Never allocate a new OutRefundNo for a refund
-// whose outcome is unknown.
+// and amounts ([IsRetryable] says when that helps without a fix first), or
+// look it up with [Client.QueryRefund]. Never allocate a new OutRefundNo for
+// a refund whose outcome is unknown.
 //
 // An accepted refund is PROCESSING; its result arrives as a notification
 // ([Client.NotifyHandler]) or through [Client.QueryRefund].

@@ -23,16 +23,16 @@ var (
 	ErrSignatureMismatch = errors.New("wxrefund: signature mismatch")
 
 	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error after
-	// which the refund must not be recorded as failed: it may have
-	// been accepted (a timeout, a broken connection, an HTTP error status, a
-	// body that is not a trustworthy WeChat Pay answer, err_code SYSTEMERROR,
+	// which the refund must not be recorded as failed: it may have been
+	// accepted (a timeout, a broken connection, an HTTP error status, a body
+	// that is not a trustworthy WeChat Pay answer, err_code SYSTEMERROR,
 	// BIZERR_NEED_RETRY or REFUND_FEE_MISMATCH), or WeChat Pay asked for the
 	// same request again later (ORDER_NOT_READY, FREQUENCY_LIMITED,
 	// INVALID_REQ_TOO_MUCH, and NOTENOUGH once the balance is topped up), and
 	// an earlier attempt may have been accepted. Retry with the same
-	// OutRefundNo and amounts (IsRetryable says when that helps at once), or
-	// look it up with QueryRefund by OutRefundNo. Never allocate a new
-	// OutRefundNo for it.
+	// OutRefundNo and amounts (IsRetryable says when that helps without a fix
+	// first; pause between attempts), or look it up with QueryRefund by
+	// OutRefundNo. Never allocate a new OutRefundNo for it.
 	ErrOutcomeUnknown = errors.New("wxrefund: refund outcome unknown")
 
 	// ErrInvalidRequest is matched by every *ValidationError: a request that
@@ -156,9 +156,9 @@ func (e *Error) Is(target error) bool {
 }
 
 // Retryable reports whether sending the same request again, with the same
-// out_refund_no and amounts, is the right response (after a pause):
-// SYSTEMERROR, BIZERR_NEED_RETRY, ORDER_NOT_READY, FREQUENCY_LIMITED and
-// INVALID_REQ_TOO_MUCH. Other codes need a fix first (NOTENOUGH: a top-up;
+// out_refund_no and amounts, is the right response (after a pause, of at
+// least a minute for INVALID_REQ_TOO_MUCH): SYSTEMERROR, BIZERR_NEED_RETRY,
+// ORDER_NOT_READY, FREQUENCY_LIMITED and INVALID_REQ_TOO_MUCH. Other codes need a fix first (NOTENOUGH: a top-up;
 // SIGNERROR, PARAM_ERROR: the request or configuration) or are final
 // (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL, ORDERNOTEXIST).
 func (e *Error) Retryable() bool { return retryCodes[e.ErrCode] }
@@ -218,9 +218,11 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidReq
 // ErrMalformed.)
 //
 // For Refund a TransportError means the outcome is unknown (see
-// ErrOutcomeUnknown), except when the TLS handshake failed over a
-// certificate (the server's did not verify, or the server rejected the
-// merchant's): then the server processed nothing.
+// ErrOutcomeUnknown), except when the TLS handshake failed with no response
+// (the server's certificate did not verify, or the server's TLS alert
+// rejected the merchant's certificate): then the server processed nothing.
+// A rejection that reaches the client as a reset connection instead of an
+// alert, as can happen over HTTP/2, stays unknown.
 type TransportError struct {
 	Op         string // "refund" or "refundquery"
 	StatusCode int    // HTTP status, 0 when no response arrived
@@ -246,15 +248,22 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // Retryable reports whether the same request may be sent again: true unless
-// a certificate failed the TLS handshake (retrying cannot help until the
-// certificate or trust store is fixed) or the caller cancelled the context.
+// the TLS handshake was rejected (retrying cannot help until the certificate,
+// trust store or TLS settings are fixed) or the caller cancelled the context.
 func (e *TransportError) Retryable() bool {
-	return !handshakeRejected(e.Err) && !errors.Is(e.Err, context.Canceled)
+	return !e.handshakeRejected() && !errors.Is(e.Err, context.Canceled)
 }
 
-// handshakeRejected reports a TLS handshake that failed over a certificate:
-// the server's did not verify, or the server rejected the merchant's. The
-// server processed no request either way.
+// handshakeRejected reports a call that failed in the TLS handshake over a
+// certificate, before any response: the server processed nothing.
+func (e *TransportError) handshakeRejected() bool {
+	return e.StatusCode == 0 && handshakeRejected(e.Err)
+}
+
+// handshakeRejected reports a TLS handshake that failed: the server's
+// certificate did not verify, or the server rejected the merchant's
+// certificate (or found no common TLS parameters). A server that ends the
+// handshake has processed no request.
 func handshakeRejected(err error) bool {
 	var (
 		cve *tls.CertificateVerificationError

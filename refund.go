@@ -187,7 +187,7 @@ func refundError(err error) error {
 		}
 		return err
 	case errors.As(err, &te):
-		if handshakeRejected(te.Err) {
+		if te.handshakeRejected() {
 			return err // the handshake failed: the server processed nothing
 		}
 		return &unknownOutcome{err}

@@ -689,6 +689,35 @@ func TestRefundClientCertificateRejected(t *testing.T) {
 	}
 }
 
+// A certificate alert after a response began is not a rejected handshake:
+// the server may have processed the refund.
+func TestRefundAlertAfterResponseIsUnknown(t *testing.T) {
+	t.Parallel()
+	pki := mtCerts()
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.caPool,
+		Certificates: []tls.Certificate{pki.serverCert}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	// A TLS 1.2 handshake without a client certificate gets the server's alert.
+	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(),
+		&tls.Config{RootCAs: pki.caPool, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	require.ErrorContains(t, err, "remote error: tls:")
+
+	rejected := &TransportError{Op: "refund", Err: err}
+	assert.False(t, IsRetryable(refundError(rejected)))
+	assert.NotErrorIs(t, refundError(rejected), ErrOutcomeUnknown)
+
+	midResponse := &TransportError{Op: "refund", StatusCode: http.StatusOK, Err: err}
+	assert.True(t, IsRetryable(refundError(midResponse)))
+	assert.ErrorIs(t, refundError(midResponse), ErrOutcomeUnknown)
+}
+
 func TestRefundContextDeadline(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)

@@ -142,9 +142,15 @@ func TestLoseNextDropConnection(t *testing.T) {
 			post := func() (*http.Response, error) {
 				return hc.Post(s.URL()+wxrefundtest.PathRefund, "text/xml", bytes.NewReader(body))
 			}
-			// Warm up a connection, so that the dropped request is sent on a
-			// reused one, where a client might be tempted to retry.
-			requireErrCode(t, query(t, s, params{"out_trade_no": no}), wxrefund.CodeRefundNotExist)
+			// Warm up hc's connection, so that the dropped request is sent on
+			// a reused one, where a client might be tempted to retry.
+			warm, err := hc.Post(s.URL()+wxrefundtest.PathRefundQuery, "text/xml",
+				bytes.NewReader(encode(t, sign(s, params{"out_trade_no": no}, wxrefund.SignTypeMD5))))
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, warm.Body)
+			require.NoError(t, err)
+			require.NoError(t, warm.Body.Close())
+			require.Equal(t, proto, warm.ProtoMajor)
 
 			s.LoseNext("", 1)
 			resp, err := post()

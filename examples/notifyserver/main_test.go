@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +20,7 @@ import (
 // Pay's redelivery of it is acknowledged again without a second record.
 func TestNotificationsAreRecordedOnce(t *testing.T) {
 	var logs bytes.Buffer
-	log.SetOutput(&logs)
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	captureLog(t, &logs)
 
 	fake, err := wxrefundtest.NewServer(wxrefundtest.WithNotifySchedule(10 * time.Millisecond))
 	require.NoError(t, err)
@@ -57,8 +56,7 @@ func TestNotificationsAreRecordedOnce(t *testing.T) {
 // A notification on another path, or one that does not decrypt, is neither
 // recorded nor acknowledged.
 func TestBadNotificationsAreNotRecorded(t *testing.T) {
-	log.SetOutput(&bytes.Buffer{})
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	captureLog(t, io.Discard)
 	fake, err := wxrefundtest.NewServer()
 	require.NoError(t, err)
 	t.Cleanup(fake.Close)
@@ -76,6 +74,14 @@ func TestBadNotificationsAreNotRecorded(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), "SUCCESS", path)
 	}
 	assert.Empty(t, store.seen)
+}
+
+// captureLog sends the standard logger, which main.go uses, to w until the
+// test ends. Tests that call it must not run in parallel.
+func captureLog(t *testing.T, w io.Writer) {
+	prev := log.Writer()
+	log.SetOutput(w)
+	t.Cleanup(func() { log.SetOutput(prev) })
 }
 
 func acknowledged(fake *wxrefundtest.Server) int {

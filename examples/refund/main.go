@@ -86,7 +86,20 @@ func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 
 	q, qerr := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: req.OutRefundNo})
 	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist {
-		return fmt.Errorf("the refund was not created, so it is safe to send it again with the same out_refund_no: %w", err)
+		// Settled: no refund exists. Report the last cause without the
+		// unknown-outcome wrapper.
+		cause := err
+		var we *wxrefund.Error
+		var te *wxrefund.TransportError
+		if errors.As(err, &we) {
+			cause = we
+		} else if errors.As(err, &te) {
+			cause = te
+		}
+		if errors.Is(err, wxrefund.ErrOutcomeUnknown) {
+			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w", cause)
+		}
+		return fmt.Errorf("the refund was not created: %w", cause)
 	}
 	if qerr != nil {
 		return qerr

@@ -46,8 +46,10 @@ func TestRunQueriesWhenStillUnknown(t *testing.T) {
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF2", TotalFee: 5000, RefundFee: 100}
 	var out strings.Builder
 	err := run(&out, c, req)
-	require.ErrorIs(t, err, wxrefund.ErrOutcomeUnknown)
-	assert.Contains(t, err.Error(), "not created")
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the query settled it")
+	assert.Equal(t, wxrefund.CodeSystemError, wxrefund.ErrorCode(err))
+	assert.Contains(t, err.Error(), "not created; send the same request again")
 	assert.Contains(t, out.String(), "querying by out_refund_no")
 	assert.Empty(t, fake.Refunds("ORD1"))
 }
@@ -63,7 +65,9 @@ func TestRunQueriesAfterAnEarlierUnknown(t *testing.T) {
 	err := run(&out, c, req)
 	assert.Contains(t, out.String(), "querying by out_refund_no")
 	assert.Equal(t, wxrefund.CodeTradeOverdue, wxrefund.ErrorCode(err))
+	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the query settled it")
 	assert.Contains(t, err.Error(), "not created")
+	assert.NotContains(t, err.Error(), "again", "TRADE_OVERDUE is final")
 }
 
 func TestRunStopsOnFinalErrors(t *testing.T) {

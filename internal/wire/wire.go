@@ -168,12 +168,15 @@ func ValidText(s string) bool {
 }
 
 // Decode parses a flat XML document whose root element is one of roots into a
-// map of its children's text. It accepts CDATA or plain text values, an XML
-// declaration, comments and white space between elements. It rejects DOCTYPE
-// and other directives, elements nested inside a child, duplicate
-// children, a wrong root, trailing content and syntax errors, all as
-// ErrMalformedXML. Error messages never quote the document's content.
+// map of its children's text. It accepts CDATA or plain text values, a
+// leading byte order mark, one XML declaration before everything else,
+// comments and white space between elements. It rejects DOCTYPE and other
+// directives, elements nested inside a child, duplicate children, a wrong
+// root, trailing content and syntax errors, all as ErrMalformedXML. Error
+// messages never quote the document's content.
 func Decode(body []byte, roots ...string) (map[string]string, error) {
+	// A UTF-8 byte order mark may precede the document (XML 1.0 §4.3.3).
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = true
 	// No CharsetReader: documents must be UTF-8 (a declared other encoding is
