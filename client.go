@@ -235,8 +235,8 @@ func WithHTTPClient(hc *http.Client) Option {
 // (/secapi/pay/refund, /pay/refundquery) are appended to it.
 //
 // WeChat Pay's v2 sandbox is not supported: it signs with a separate sandbox
-// key, uses other paths and may no longer offer refunds. Test
-// against wxrefundtest instead.
+// key, uses other paths and may no longer offer refunds. Test against
+// wxrefundtest instead.
 func WithBaseURL(baseURL string) Option {
 	return func(o *options) error {
 		u, err := url.Parse(baseURL)

@@ -158,9 +158,10 @@ func (e *Error) Is(target error) bool {
 // Retryable reports whether sending the same request again, with the same
 // out_refund_no and amounts, is the right response (after a pause, of at
 // least a minute for INVALID_REQ_TOO_MUCH): SYSTEMERROR, BIZERR_NEED_RETRY,
-// ORDER_NOT_READY, FREQUENCY_LIMITED and INVALID_REQ_TOO_MUCH. Other codes need a fix first (NOTENOUGH: a top-up;
-// SIGNERROR, PARAM_ERROR: the request or configuration) or are final
-// (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL, ORDERNOTEXIST).
+// ORDER_NOT_READY, FREQUENCY_LIMITED and INVALID_REQ_TOO_MUCH. Other codes
+// need a fix first (NOTENOUGH: a top-up; SIGNERROR, PARAM_ERROR: the request
+// or configuration) or are final (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL,
+// ORDERNOTEXIST).
 func (e *Error) Retryable() bool { return retryCodes[e.ErrCode] }
 
 // ErrorCode returns the err_code of the *Error in err's chain, or "".
@@ -254,8 +255,9 @@ func (e *TransportError) Retryable() bool {
 	return !e.handshakeRejected() && !errors.Is(e.Err, context.Canceled)
 }
 
-// handshakeRejected reports a call that failed in the TLS handshake over a
-// certificate, before any response: the server processed nothing.
+// handshakeRejected reports a call that failed in the TLS handshake (see
+// the function handshakeRejected), before any response: the server
+// processed nothing.
 func (e *TransportError) handshakeRejected() bool {
 	return e.StatusCode == 0 && handshakeRejected(e.Err)
 }
