@@ -694,14 +694,9 @@ func TestRefundClientCertificateRejected(t *testing.T) {
 func TestRefundAlertAfterResponseIsUnknown(t *testing.T) {
 	t.Parallel()
 	pki := mtCerts()
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.caPool,
-		Certificates: []tls.Certificate{pki.serverCert}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	s := mtNewServer(t, tls.RequireAndVerifyClientCert, pki.caPool, nil)
 	// A TLS 1.2 handshake without a client certificate gets the server's alert.
-	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(),
+	conn, err := tls.Dial("tcp", s.Listener.Addr().String(),
 		&tls.Config{RootCAs: pki.caPool, MaxVersion: tls.VersionTLS12})
 	if err == nil {
 		_, err = conn.Read(make([]byte, 1))
