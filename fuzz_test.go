@@ -3,6 +3,7 @@ package wxrefund
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"sort"
 	"strings"
 	"testing"
@@ -142,27 +143,16 @@ func FuzzDecryptNotify(f *testing.F) {
 func FuzzParseQueryResponse(f *testing.F) {
 	vec := ntReadVector(f, "refundquery_response_9_3.xml")
 	f.Add(vec)
-	fields, err := wire.Decode(vec, "xml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(ntFieldLines(fields))
-	for _, edit := range []map[string]string{
-		{"refund_count": "1000000000"},
-		{"refund_count": "-1"},
-		{"refund_count": "45"},
-		{"coupon_refund_count_0": "9223372036854775807"},
-		{"coupon_refund_count_1": "44"},
-		{"total_refund_count": "-3"},
-		{"refund_success_time_0": "2024-02-30 10:15:42"},
-		{"refund_fee_0": "99999999999999999999"},
-	} {
-		m := ntCopy(fields)
-		for k, v := range edit {
-			m[k] = v
-		}
-		f.Add(ntFieldLines(m))
-	}
+	ntAddVectorSeeds(f, vec,
+		map[string]string{"refund_count": "1000000000"},
+		map[string]string{"refund_count": "-1"},
+		map[string]string{"refund_count": "45"},
+		map[string]string{"coupon_refund_count_0": "9223372036854775807"},
+		map[string]string{"coupon_refund_count_1": "44"},
+		map[string]string{"total_refund_count": "-3"},
+		map[string]string{"refund_success_time_0": "2024-02-30 10:15:42"},
+		map[string]string{"refund_fee_0": "99999999999999999999"},
+	)
 	f.Add([]byte("refund_count=2\nout_refund_no_0=a\nout_refund_no_1=b\ncoupon_refund_count_1=1\ncoupon_type_1_0=CASH"))
 	f.Add([]byte("refund_count=2\nout_refund_no_10=a\nrefund_id_11=b\ncoupon_refund_count_11=1\ncoupon_type_11_0=CASH"))
 	f.Add([]byte("refund_count=1\nout_refund_no_007=a\nrefund_id_999999=b\nout_refund_no_1000000=c"))
@@ -203,26 +193,14 @@ func FuzzParseQueryResponse(f *testing.F) {
 // response or an ErrMalformed error, echoes out_refund_no, and never builds
 // more coupons than the message has fields.
 func FuzzParseRefundResponse(f *testing.F) {
-	vec := ntReadVector(f, "refund_response_9_2.xml")
-	fields, err := wire.Decode(vec, "xml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(ntFieldLines(fields))
-	for _, edit := range []map[string]string{
-		{"coupon_refund_count": "1000000000"},
-		{"coupon_refund_count": "-1"},
-		{"coupon_refund_count": "3"},
-		{"coupon_refund_fee_0": "9223372036854775808"},
-		{"refund_fee": "20.00"},
-		{"out_refund_no": "OTHER"},
-	} {
-		m := ntCopy(fields)
-		for k, v := range edit {
-			m[k] = v
-		}
-		f.Add(ntFieldLines(m))
-	}
+	fields := ntAddVectorSeeds(f, ntReadVector(f, "refund_response_9_2.xml"),
+		map[string]string{"coupon_refund_count": "1000000000"},
+		map[string]string{"coupon_refund_count": "-1"},
+		map[string]string{"coupon_refund_count": "3"},
+		map[string]string{"coupon_refund_fee_0": "9223372036854775808"},
+		map[string]string{"refund_fee": "20.00"},
+		map[string]string{"out_refund_no": "OTHER"},
+	)
 	f.Add([]byte("out_refund_no=" + fields["out_refund_no"] + "\ncoupon_refund_count=1\ncoupon_type_0=CASH"))
 	f.Add([]byte(""))
 	outRefundNo := fields["out_refund_no"]
@@ -309,4 +287,22 @@ func FuzzCheckResponse(f *testing.F) {
 			t.Fatalf("error reveals the expected signature")
 		}
 	})
+}
+
+// ntAddVectorSeeds adds a vector's fields as a seed (in ntFieldLines form),
+// and one more seed per edit with those fields overwritten. It returns the
+// vector's fields.
+func ntAddVectorSeeds(f *testing.F, vec []byte, edits ...map[string]string) map[string]string {
+	f.Helper()
+	fields, err := wire.Decode(vec, "xml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ntFieldLines(fields))
+	for _, edit := range edits {
+		m := ntCopy(fields)
+		maps.Copy(m, edit)
+		f.Add(ntFieldLines(m))
+	}
+	return fields
 }
