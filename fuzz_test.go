@@ -161,13 +161,7 @@ func FuzzParseQueryResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fields := ntFuzzFields(data)
 		r, err := parseQueryResponse(fields)
-		if err != nil {
-			if r != nil {
-				t.Fatalf("response and error both returned")
-			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error does not match ErrMalformed: %v", err)
-			}
+		if ntParseFailed(t, r, err) {
 			return
 		}
 		if len(r.Refunds) > len(fields) {
@@ -208,13 +202,7 @@ func FuzzParseRefundResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fields := ntFuzzFields(data)
 		r, err := parseRefundResponse(fields, outRefundNo)
-		if err != nil {
-			if r != nil {
-				t.Fatalf("response and error both returned")
-			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error does not match ErrMalformed: %v", err)
-			}
+		if ntParseFailed(t, r, err) {
 			return
 		}
 		if r.OutRefundNo != outRefundNo {
@@ -305,4 +293,20 @@ func ntAddVectorSeeds(f *testing.F, vec []byte, edits ...map[string]string) map[
 		f.Add(ntFieldLines(m))
 	}
 	return fields
+}
+
+// ntParseFailed reports whether a parser returned an error, failing t unless
+// the error matches ErrMalformed and comes without a result.
+func ntParseFailed[T any](t *testing.T, r *T, err error) bool {
+	t.Helper()
+	if err == nil {
+		return false
+	}
+	if r != nil {
+		t.Fatalf("response and error both returned")
+	}
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("error does not match ErrMalformed: %v", err)
+	}
+	return true
 }
