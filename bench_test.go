@@ -93,7 +93,7 @@ func BenchmarkParseQueryResponse(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseQueryResponse(f); err != nil {
+		if _, err := parseQueryResponse(f, &QueryRefundRequest{OutTradeNo: f["out_trade_no"]}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -531,10 +531,10 @@ func publicKey(k crypto.PrivateKey) crypto.PublicKey {
 }
 
 // call signs params (adding appid, mch_id, nonce_str and sign_type), posts
-// them to path and returns the response's fields once the signature, appid
-// and mch_id verified and result_code is SUCCESS. Failures are a
-// *TransportError, an *Error, or wrap ErrSignatureMismatch,
-// ErrMerchantMismatch or ErrMalformed.
+// them to path and returns the answer's fields once they are trustworthy
+// (readAnswer) and result_code is SUCCESS. Failures are a *ValidationError,
+// a *TransportError (no usable answer), a *MessageError (an answer that
+// cannot be read or trusted) or an *Error (a failure WeChat Pay reported).
 func (c *Client) call(ctx context.Context, op, path string, params map[string]string) (map[string]string, error) {
 	if ctx == nil {
 		return nil, &ValidationError{Reason: "nil context (use context.Background())"}
@@ -549,6 +549,10 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 	body, err := wire.Encode(params)
 	if err != nil {
 		return nil, &ValidationError{Reason: err.Error()}
+	}
+	if err := ctx.Err(); err != nil {
+		// Nothing leaves the process for a context that is already done.
+		return nil, &TransportError{Op: op, Err: err, unsent: true}
 	}
 
 	if _, ok := ctx.Deadline(); !ok {
@@ -565,25 +569,60 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 	req.Header.Set("User-Agent", "wxrefund-go")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &TransportError{Op: op, Err: err}
+		return nil, &TransportError{Op: op, Err: withContext(ctx, err)}
 	}
 	defer resp.Body.Close()
 	raw, err := wire.ReadLimited(resp.Body, wire.MaxBody)
-	if err != nil {
-		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: err}
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return nil, &MessageError{Op: op, StatusCode: resp.StatusCode, Err: err}
+	case err != nil:
+		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: withContext(ctx, err)}
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: errors.New(statusDetail(raw))}
+	fields, err := readAnswer(op, resp.StatusCode, raw)
+	if me, ok := err.(*MessageError); ok && ctx.Err() != nil && errors.Is(me, ErrMalformed) {
+		// A body cut short by the deadline (a connection closed on
+		// cancellation can read as a clean end) is no answer at all.
+		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: withContext(ctx, me.Err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fields, c.checkAnswer(op, fields)
+}
+
+// withContext makes err match the context's error when the context is done:
+// a call that ran out of time failed because of that, whatever the
+// transport or the body reader made of it.
+func withContext(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
+// readAnswer decodes an answer's body: HTTP status 200 and a flat <xml>
+// document, else a *MessageError.
+func readAnswer(op string, status int, raw []byte) (map[string]string, error) {
+	if status != http.StatusOK {
+		return nil, &MessageError{Op: op, StatusCode: status, Err: statusError(status, raw)}
 	}
 	fields, err := wire.Decode(raw, "xml")
 	if err != nil {
-		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: err}
+		return nil, &MessageError{Op: op, StatusCode: status, Err: err}
 	}
-	return fields, c.checkResponse(op, fields)
+	return fields, nil
 }
 
-// checkResponse applies SPEC §2.3 to a decoded response.
-func (c *Client) checkResponse(op string, f map[string]string) error {
+// checkAnswer decides whether a decoded answer is trustworthy, following
+// WeChat Pay's signature rules (chapter=4_3): return_code FAIL is an
+// unsigned *Error; return_code SUCCESS needs a sign over every field
+// received that verifies in constant time (sign.go), fields whose signed
+// text cannot be regrouped (checkUnambiguous), the Client's appid and
+// mch_id, and result_code SUCCESS, or FAIL with an err_code that is an
+// upper-case identifier (an *Error). Anything else is a *MessageError.
+func (c *Client) checkAnswer(op string, f map[string]string) error {
+	bad := func(err error) error { return &MessageError{Op: op, StatusCode: http.StatusOK, Err: err} }
 	switch f["return_code"] {
 	case "SUCCESS":
 	case "FAIL":
@@ -592,27 +631,58 @@ func (c *Client) checkResponse(op string, f map[string]string) error {
 	default:
 		// Not WeChat Pay's vocabulary (a proxy's answer, say): nothing is
 		// known about the request.
-		return fmt.Errorf("wxrefund: %s: %w: return_code is neither SUCCESS nor FAIL", op, ErrMalformed)
+		return bad(fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed))
 	}
 	if err := c.sec.verify(f, c.signType); err != nil {
-		return fmt.Errorf("wxrefund: %s: %w", op, err)
+		return bad(err)
+	}
+	if k, ok := checkUnambiguous(f); !ok {
+		return bad(fmt.Errorf("%w: field %s holds text that could be another signed field", ErrMalformed, k))
 	}
 	if f["appid"] != c.appID || f["mch_id"] != c.mchID {
-		return fmt.Errorf("wxrefund: %s: %w", op, ErrMerchantMismatch)
+		return bad(ErrMerchantMismatch)
 	}
 	switch f["result_code"] {
 	case "SUCCESS":
 		return nil
 	case "FAIL":
+		if code := f["err_code"]; code != "" && !isErrCode(code) {
+			return bad(fmt.Errorf("%w: err_code is not an upper-case identifier", ErrMalformed))
+		}
 		return &Error{ReturnCode: "SUCCESS", ReturnMsg: f["return_msg"], ResultCode: "FAIL",
 			ErrCode: f["err_code"], ErrCodeDes: f["err_code_des"]}
 	}
-	return fmt.Errorf("wxrefund: %s: %w: result_code is neither SUCCESS nor FAIL", op, ErrMalformed)
+	return bad(fmt.Errorf("%w: result_code is neither SUCCESS nor FAIL", ErrMalformed))
 }
 
-// statusDetail summarizes a non-200 body (nginx's "400 No required SSL
-// certificate was sent" page, say) in at most one short line of text.
-func statusDetail(body []byte) string {
+// isErrCode reports whether s has the shape of every err_code WeChat Pay
+// documents: an upper-case identifier such as SYSTEMERROR or
+// BIZERR_NEED_RETRY. Any other text in err_code is not WeChat Pay's.
+func isErrCode(s string) bool {
+	if len(s) > 64 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// nginxCertificatePages are the titles of the pages nginx (in front of
+// api.mch.weixin.qq.com) answers itself, with status 400, when a /secapi/
+// request brought no client certificate or one it could not verify. nginx
+// sends them before any backend sees the request, so nothing was processed.
+var nginxCertificatePages = []string{
+	"No required SSL certificate was sent",
+	"The SSL certificate error",
+}
+
+// statusError describes a non-200 answer: ErrCertificateRejected for
+// nginx's certificate pages, else ErrHTTPStatus, with at most one short
+// line of the body.
+func statusError(status int, body []byte) error {
 	s := string(body)
 	if i := strings.Index(s, "<title>"); i >= 0 {
 		s = s[i+len("<title>"):]
@@ -624,8 +694,19 @@ func statusDetail(body []byte) string {
 	if r := []rune(s); len(r) > 120 {
 		s = string(r[:120]) + "..."
 	}
-	if s == "" || !wire.ValidText(s) {
-		return "unexpected HTTP status"
+	if !wire.ValidText(s) {
+		s = ""
 	}
-	return "unexpected HTTP status: " + s
+	kind := ErrHTTPStatus
+	if status == http.StatusBadRequest {
+		for _, page := range nginxCertificatePages {
+			if strings.Contains(string(body), page) {
+				kind = ErrCertificateRejected
+			}
+		}
+	}
+	if s == "" {
+		return kind
+	}
+	return fmt.Errorf("%w: %s", kind, s)
 }

@@ -362,9 +362,10 @@ func TestCertificateNotAcceptedByServer(t *testing.T) {
 	s, hits := mtNginxServer(t)
 	c := mtNewClient(t, s, WithPEM(td.certPEM, td.keyPEM))
 	_, err := c.Refund(context.Background(), mtRefundReq())
-	var te *TransportError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, http.StatusBadRequest, te.StatusCode)
+	var me *MessageError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, http.StatusBadRequest, me.StatusCode)
+	assert.ErrorIs(t, err, ErrCertificateRejected)
 	assert.EqualValues(t, 1, hits.Load())
 }
 

@@ -13,33 +13,53 @@ import (
 	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
-// Sentinel errors. Every error the SDK returns wraps one of these or is an
-// *Error, a *ValidationError or a *TransportError, so errors.Is and errors.As
-// work on all of them.
-var (
-	// ErrSignatureMismatch reports a response whose sign is missing or does
-	// not verify with the API key. For Refund the refund may still have been
-	// accepted, so the error also matches ErrOutcomeUnknown.
-	ErrSignatureMismatch = errors.New("wxrefund: signature mismatch")
+// The error model. Every error the SDK returns is one of these, or wraps one,
+// so errors.Is and errors.As work on all of them:
+//
+//   - *ValidationError: the request was refused locally; nothing was sent.
+//   - *TransportError: no usable answer arrived (the connection failed or
+//     timed out, the TLS handshake was rejected, the context was done).
+//   - *MessageError: an answer (or a notification) arrived but cannot be read
+//     or trusted: an HTTP status other than 200, a body that is not a flat XML
+//     document, a signature that does not verify, another merchant's appid
+//     or mch_id, or content that contradicts the request or itself.
+//   - *Error: WeChat Pay answered, in a message that checked out, that the
+//     request failed (return_code FAIL or result_code FAIL with an err_code).
+//   - ErrInvalidConfig, ErrCertificate, ErrCertificateRequired: the Client's
+//     own configuration.
+//
+// For Refund, every error after which the refund may exist, or is to be sent
+// again unchanged, also matches ErrOutcomeUnknown. Which err_codes are
+// unknown outcomes and which are worth resending is decided by one table,
+// codeRules, that Refund and IsRetryable share.
 
+// Sentinel errors.
+var (
 	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error after
 	// which the refund must not be recorded as failed: it may have been
-	// accepted (a timeout, a broken connection, an HTTP error status, a body
-	// that is not a trustworthy WeChat Pay answer, err_code SYSTEMERROR,
-	// BIZERR_NEED_RETRY or REFUND_FEE_MISMATCH), or WeChat Pay asked for the
-	// same request again later (ORDER_NOT_READY, FREQUENCY_LIMITED,
-	// INVALID_REQ_TOO_MUCH, and NOTENOUGH once the balance is topped up), and
-	// an earlier attempt may have been accepted. Retry with the same
-	// OutRefundNo and amounts (IsRetryable says when that helps without a fix
-	// first; pause between attempts), or look it up with QueryRefund by
-	// OutRefundNo. Never allocate a new OutRefundNo for it.
+	// accepted (a timeout, a broken connection, an HTTP error status, an
+	// answer that cannot be trusted, err_code SYSTEMERROR, BIZERR_NEED_RETRY
+	// or REFUND_FEE_MISMATCH), or WeChat Pay asked for the same request again
+	// later (ORDER_NOT_READY, FREQUENCY_LIMITED, INVALID_REQ_TOO_MUCH, and
+	// NOTENOUGH once the balance is topped up) and an earlier attempt may have
+	// been accepted. Retry with the same OutRefundNo and amounts (IsRetryable
+	// says when that helps without a fix first; pause between attempts), or
+	// look it up with QueryRefund by OutRefundNo. Never allocate a new
+	// OutRefundNo for it.
+	//
+	// A context that was already done before Refund sent anything does not
+	// match it: nothing left the process.
 	ErrOutcomeUnknown = errors.New("wxrefund: refund outcome unknown")
 
 	// ErrInvalidRequest is matched by every *ValidationError: a request that
 	// was refused locally, before any network call.
 	ErrInvalidRequest = errors.New("wxrefund: invalid request")
 
-	// ErrInvalidConfig reports a bad argument or option to NewClient.
+	// ErrInvalidConfig reports a configuration mistake: a bad argument or
+	// option to NewClient, a Client not made by NewClient, or an *Error with
+	// which WeChat Pay names one (a wrong API key or certificate, an AppID
+	// not bound to the merchant id, a missing IP allow-list entry; see
+	// Error.Hint).
 	ErrInvalidConfig = errors.New("wxrefund: invalid configuration")
 
 	// ErrCertificate reports a merchant certificate that cannot be loaded.
@@ -50,17 +70,49 @@ var (
 	ErrCertificateRequired = errors.New("wxrefund: a client certificate is required for refunds " +
 		"(use WithPEMFiles, WithPKCS12File or WithCertificate)")
 
-	// ErrMerchantMismatch reports a response or notification whose appid or
-	// mch_id is not the Client's.
+	// ErrCertificateRejected reports that WeChat Pay refused the merchant
+	// certificate before processing the request: a TLS alert in the
+	// handshake (a *TransportError), nginx's "400 No required SSL
+	// certificate was sent" or "400 The SSL certificate error" page (a
+	// *MessageError), return_msg 证书验证失败 or err_code CERT_ERROR (an
+	// *Error). Nothing was processed, so for Refund it does not match
+	// ErrOutcomeUnknown. Use the API certificate of this mch_id (in
+	// service-provider mode, the provider's).
+	ErrCertificateRejected = errors.New("wxrefund: WeChat Pay rejected the merchant certificate")
+
+	// ErrSignatureRejected reports that WeChat Pay could not verify the
+	// request's signature (return_msg 签名错误, err_code SIGNERROR). The
+	// Client signs correctly, so the API key is wrong: NewClient needs the
+	// 32-character API v2 key (API密钥) of this mch_id, not the APIv3 key.
+	// It also matches ErrInvalidConfig.
+	ErrSignatureRejected = errors.New("wxrefund: WeChat Pay rejected the request signature (wrong API key)")
+
+	// ErrSignatureMismatch reports an answer whose sign is missing or does
+	// not verify with the API key (a *MessageError). For Refund the refund
+	// may still have been accepted, so it also matches ErrOutcomeUnknown.
+	ErrSignatureMismatch = errors.New("wxrefund: signature mismatch")
+
+	// ErrMerchantMismatch reports an answer or notification whose appid or
+	// mch_id is not the Client's (a *MessageError).
 	ErrMerchantMismatch = errors.New("wxrefund: appid/mch_id do not match this client")
 
-	// ErrMalformed reports a response or notification that is not a flat XML
-	// document of the expected shape (DOCTYPE, nesting, syntax errors,
-	// duplicate fields) or whose fields do not parse (a non-integer amount, a
-	// record count beyond what the body holds, a bad time).
+	// ErrMalformed reports an answer or notification that cannot be read or
+	// trusted (a *MessageError): not a flat XML document of the expected
+	// shape (DOCTYPE, nesting, syntax errors, duplicate fields), fields that
+	// do not parse (a non-integer amount, a record count beyond what the body
+	// holds, a bad time), fields whose signed text could be regrouped (see
+	// checkUnambiguous), or content that contradicts the request or itself
+	// (a refund that does not echo the request's amounts, a query answer
+	// without the refund asked about, a negative amount, a refund larger than
+	// its order).
 	ErrMalformed = wire.ErrMalformedXML
 
-	// ErrBodyTooLarge reports a response or notification body over the 64 KiB
+	// ErrHTTPStatus reports an answer with an HTTP status other than 200 (a
+	// *MessageError whose StatusCode says which), other than nginx's
+	// certificate pages (ErrCertificateRejected).
+	ErrHTTPStatus = errors.New("wxrefund: unexpected HTTP status")
+
+	// ErrBodyTooLarge reports an answer or notification body over the 64 KiB
 	// limit.
 	ErrBodyTooLarge = wire.ErrTooLarge
 
@@ -68,6 +120,13 @@ var (
 	// empty, not base64, not a whole number of AES blocks, or bad padding
 	// (most often a wrong API key).
 	ErrDecrypt = wire.ErrDecrypt
+
+	// ErrPaymentNotification reports a payment result notification (it has
+	// no req_info, and carries trade_type, openid or time_end) delivered to
+	// the refund notification handler. WeChat Pay posts payment results to
+	// the payment's notify_url and refund results to the refund's: give them
+	// different URLs, or route on this error.
+	ErrPaymentNotification = errors.New("wxrefund: this is a payment result notification, not a refund notification")
 )
 
 // Error codes (err_code) of the refund and refund query APIs. Compare with
@@ -86,9 +145,10 @@ const (
 	CodeParamError           = "PARAM_ERROR"           // bad parameters (also: query offset past the end)
 	CodeAppIDNotExist        = "APPID_NOT_EXIST"       // configuration
 	CodeMchIDNotExist        = "MCHID_NOT_EXIST"       // configuration
+	CodeAppIDMchIDNotMatch   = "APPID_MCHID_NOT_MATCH" // configuration: the AppID is not bound to the mch_id
 	CodeOrderNotExist        = "ORDERNOTEXIST"         // no paid order with that id
 	CodeRequirePostMethod    = "REQUIRE_POST_METHOD"   // client bug
-	CodeSignError            = "SIGNERROR"             // wrong API key or sign type
+	CodeSignError            = "SIGNERROR"             // wrong API key
 	CodeXMLFormatError       = "XML_FORMAT_ERROR"      // client bug
 	CodeFrequencyLimited     = "FREQUENCY_LIMITED"     // rate limited; slow down
 	CodeNoAuth               = "NOAUTH"                // IP allow-list
@@ -100,14 +160,87 @@ const (
 	CodeRefundNotExist       = "REFUNDNOTEXIST"        // query: no such refund
 )
 
-// retryCodes are the err_codes after which sending the same request again (the
-// same out_refund_no and amounts) is the right move without other changes.
-var retryCodes = map[string]bool{
-	CodeSystemError:       true,
-	CodeBizErrNeedRetry:   true,
-	CodeOrderNotReady:     true,
-	CodeFrequencyLimited:  true,
-	CodeInvalidReqTooMuch: true,
+// codeRule is what one err_code means.
+type codeRule struct {
+	// unknown: after this code a Refund must not be recorded as failed. The
+	// refund may exist, or WeChat Pay asks for the same request again later
+	// (and an earlier attempt may have been accepted).
+	unknown bool
+	// resend: sending the same request again unchanged (same out_refund_no
+	// and amounts), after a pause, is the right next step.
+	resend bool
+	// config: the configuration mistake it names (ErrSignatureRejected,
+	// ErrCertificateRejected or ErrInvalidConfig), or nil.
+	config error
+	// hint says in English what to do; "" where err_code_des suffices.
+	hint string
+}
+
+// codeRules is the one classification of err_codes, from WeChat Pay's error
+// tables for refund (chapter=9_4) and refund query (chapter=9_5) and WeChat
+// Pay staff answers in the developer community (a SYSTEMERROR refund may
+// have succeeded). Codes not listed (and unknown future codes) are final for
+// the request: neither unknown nor worth resending unchanged.
+//
+//	err_code              unknown  resend  meaning
+//	SYSTEMERROR           yes      yes     WeChat Pay timed out; the refund may exist
+//	BIZERR_NEED_RETRY     yes      yes     concurrent refunds of one order
+//	ORDER_NOT_READY       yes      yes     the order is still being processed
+//	FREQUENCY_LIMITED     yes      yes     rate limited (refunds of older orders)
+//	INVALID_REQ_TOO_MUCH  yes      yes     too many invalid requests: wait >= 1 minute
+//	NOTENOUGH             yes      no      balance too low: top up, then resend
+//	REFUND_FEE_MISMATCH   yes      no      the number was used with other amounts: query it
+//	SIGNERROR             no       no      configuration: wrong API key
+//	CERT_ERROR            no       no      configuration: certificate
+//	APPID_NOT_EXIST, MCHID_NOT_EXIST, APPID_MCHID_NOT_MATCH, NOAUTH: configuration
+var codeRules = map[string]codeRule{
+	CodeSystemError:       {unknown: true, resend: true},
+	CodeBizErrNeedRetry:   {unknown: true, resend: true},
+	CodeOrderNotReady:     {unknown: true, resend: true},
+	CodeFrequencyLimited:  {unknown: true, resend: true},
+	CodeInvalidReqTooMuch: {unknown: true, resend: true, hint: "wait at least a minute before sending it again"},
+	CodeNotEnough: {unknown: true, hint: "the refundable balance is too low: top up the basic account " +
+		"or wait for settlement, then send the same request again"},
+	CodeRefundFeeMismatch: {unknown: true, hint: "this out_refund_no was used before with other amounts: " +
+		"query it before anything else"},
+	CodeSignError: {config: ErrSignatureRejected, hint: hintAPIKey},
+	CodeCertError: {config: ErrCertificateRejected, hint: hintCertificate},
+	CodeAppIDNotExist: {config: ErrInvalidConfig, hint: "WeChat Pay does not know this AppID: " +
+		"check the appID given to NewClient"},
+	CodeMchIDNotExist: {config: ErrInvalidConfig, hint: "WeChat Pay does not know this mch_id: " +
+		"check the mchID given to NewClient"},
+	CodeAppIDMchIDNotMatch: {config: ErrInvalidConfig, hint: hintBinding},
+	CodeNoAuth: {config: ErrInvalidConfig, hint: "this server's IP address is not on the merchant's " +
+		"API IP allow-list: add it on the merchant platform, or turn the restriction off"},
+}
+
+const (
+	hintAPIKey = "the API key is wrong: NewClient needs the 32-character API v2 key (API密钥) " +
+		"set on the merchant platform for this mch_id, not the APIv3 key"
+	hintCertificate = "use the API certificate issued to this mch_id (in service-provider mode, " +
+		"the provider's), not expired or revoked"
+	hintBinding = "the AppID is not bound to the mch_id: bind it on the merchant platform " +
+		"(产品中心, AppID账号管理), or use the AppID bound to this merchant"
+)
+
+// returnMsgRules recognises the return_msg texts (of return_code FAIL
+// answers, which carry no err_code) that name a configuration mistake. The
+// texts are WeChat Pay's, as merchants have reported them in SDK issue
+// threads (for example binarywang/WxJava#3137 for 签名错误 on a refund,
+// binarywang/weixin-java-pay-demo#14 for mch_id参数格式错误,
+// yansongda/laravel-pay#18 for appid参数长度有误 on a refund); each is
+// matched as a substring, so a longer text that contains it matches too.
+var returnMsgRules = []struct {
+	text   string
+	config error
+	hint   string
+}{
+	{"签名错误", ErrSignatureRejected, hintAPIKey},
+	{"证书验证失败", ErrCertificateRejected, hintCertificate},
+	{"appid和mch_id不匹配", ErrInvalidConfig, hintBinding},
+	{"mch_id与appid不匹配", ErrInvalidConfig, hintBinding},
+	{"mch_id参数格式错误", ErrInvalidConfig, "the mch_id is malformed: check the mchID given to NewClient"},
+	{"appid参数长度有误", ErrInvalidConfig, "the AppID is malformed: check the appID given to NewClient"},
 }
 
 // Error is a failure that WeChat Pay reported: return_code FAIL (communication
@@ -116,12 +249,32 @@ var retryCodes = map[string]bool{
 //
 // errors.Is(err, &Error{ErrCode: c}) matches an *Error with err_code c;
 // errors.Is(err, &Error{ReturnCode: "FAIL"}) matches communication failures.
+// An *Error that names a configuration mistake also matches ErrInvalidConfig
+// and, where it applies, ErrSignatureRejected or ErrCertificateRejected; its
+// Hint says what to fix.
 type Error struct {
 	ReturnCode, ReturnMsg           string
 	ResultCode, ErrCode, ErrCodeDes string
 }
 
-// Error describes the failure with WeChat Pay's own codes and messages.
+// rule returns what the error means: by err_code, or for return_code FAIL by
+// return_msg.
+func (e *Error) rule() codeRule {
+	if e.ErrCode != "" {
+		return codeRules[e.ErrCode]
+	}
+	if e.ReturnCode == "FAIL" {
+		for _, r := range returnMsgRules {
+			if strings.Contains(e.ReturnMsg, r.text) {
+				return codeRule{config: r.config, hint: r.hint}
+			}
+		}
+	}
+	return codeRule{}
+}
+
+// Error describes the failure with WeChat Pay's own codes and messages, and
+// an English hint where one is known.
 func (e *Error) Error() string {
 	code, msg := e.ErrCode, e.ErrCodeDes
 	switch {
@@ -133,15 +286,28 @@ func (e *Error) Error() string {
 	default:
 		code, msg = "error", e.ReturnMsg
 	}
+	s := "wxrefund: " + code
 	if msg != "" {
-		return "wxrefund: " + code + ": " + msg
+		s += ": " + msg
 	}
-	return "wxrefund: " + code
+	if h := e.Hint(); h != "" {
+		s += " (" + h + ")"
+	}
+	return s
 }
 
+// Hint says in English what to do about the failure, for the codes and
+// return_msg texts that need more than WeChat Pay's own message (a
+// configuration mistake, NOTENOUGH, REFUND_FEE_MISMATCH, ...); "" otherwise.
+func (e *Error) Hint() string { return e.rule().hint }
+
 // Is matches a target *Error by its non-empty ErrCode, or else by its
-// non-empty ReturnCode.
+// non-empty ReturnCode; and ErrInvalidConfig, ErrSignatureRejected or
+// ErrCertificateRejected when the failure names that configuration mistake.
 func (e *Error) Is(target error) bool {
+	if c := e.rule().config; c != nil && (target == c || target == ErrInvalidConfig) {
+		return true
+	}
 	t, ok := target.(*Error)
 	if !ok {
 		return false
@@ -162,7 +328,7 @@ func (e *Error) Is(target error) bool {
 // need a fix first (NOTENOUGH: a top-up; SIGNERROR, PARAM_ERROR: the request
 // or configuration) or are final (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL,
 // ORDERNOTEXIST).
-func (e *Error) Retryable() bool { return retryCodes[e.ErrCode] }
+func (e *Error) Retryable() bool { return codeRules[e.ErrCode].resend }
 
 // ErrorCode returns the err_code of the *Error in err's chain, or "".
 func ErrorCode(err error) string {
@@ -174,20 +340,25 @@ func ErrorCode(err error) string {
 }
 
 // IsRetryable reports whether sending the same request again (for Refund: the
-// same OutRefundNo and amounts) is right after err: a retryable *Error, or a
-// transport failure other than a rejected TLS handshake or a context the
-// caller cancelled. It does not look at any context: a retry loop must also
-// stop when its own context is done.
+// same OutRefundNo and amounts) is right after err, without a fix first: an
+// *Error whose err_code asks for it (Error.Retryable), a *TransportError
+// other than a rejected TLS handshake or a context the caller cancelled
+// (TransportError.Retryable), or a *MessageError for a call, other than a
+// rejected certificate (MessageError.Retryable). It does not look at any
+// context: a retry loop must also stop when its own context is done.
 func IsRetryable(err error) bool {
 	var e *Error
-	if errors.As(err, &e) {
-		return e.Retryable()
-	}
 	var te *TransportError
-	if errors.As(err, &te) {
+	var me *MessageError
+	switch {
+	case errors.As(err, &e):
+		return e.Retryable()
+	case errors.As(err, &te):
 		return te.Retryable()
+	case errors.As(err, &me):
+		return me.Retryable()
 	}
-	return errors.Is(err, ErrOutcomeUnknown)
+	return false
 }
 
 // ValidationError is a request refused before any network call; Field names
@@ -210,24 +381,23 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // TransportError is a call that got no usable answer: the connection failed
-// or timed out, the TLS handshake was rejected, the server answered with an
-// HTTP status other than 200, or the body was too large, not XML, or signed
-// but unreadable. Err holds the cause; context errors stay matchable with
-// errors.Is(err, context.DeadlineExceeded). (An XML answer that fails the
-// signature or merchant check is reported with ErrSignatureMismatch or
-// ErrMerchantMismatch, and a return_code other than SUCCESS or FAIL with
-// ErrMalformed.)
+// or timed out, the TLS handshake was rejected, the answer's body broke off,
+// or the context was done (then the error matches the context's error, such
+// as context.DeadlineExceeded, however the call ended). Err holds the cause.
 //
 // For Refund a TransportError means the outcome is unknown (see
-// ErrOutcomeUnknown), except when the TLS handshake failed with no response
-// (the server's certificate did not verify, or the server's TLS alert
-// rejected the merchant's certificate): then the server processed nothing.
-// A rejection that reaches the client as a reset connection instead of an
+// ErrOutcomeUnknown), except when nothing was processed: the context was
+// done before anything was sent, or the TLS handshake failed (the server's
+// certificate did not verify, or the server's TLS alert rejected the
+// merchant's certificate, which also matches ErrCertificateRejected). A
+// rejection that reaches the client as a reset connection instead of an
 // alert, as can happen over HTTP/2, stays unknown.
 type TransportError struct {
 	Op         string // "refund" or "refundquery"
-	StatusCode int    // HTTP status, 0 when no response arrived
+	StatusCode int    // HTTP status when the body broke off, 0 when no response arrived
 	Err        error
+
+	unsent bool // the context was done before the request was sent
 }
 
 // Error describes the call, the HTTP status if any, and the cause.
@@ -235,12 +405,15 @@ func (e *TransportError) Error() string {
 	var b strings.Builder
 	b.WriteString("wxrefund: ")
 	b.WriteString(e.Op)
+	if e.unsent {
+		b.WriteString(": nothing was sent")
+	}
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(withoutPrefix(e.Err))
 	}
 	return b.String()
 }
@@ -248,12 +421,22 @@ func (e *TransportError) Error() string {
 // Unwrap returns the cause, for errors.Is and errors.As.
 func (e *TransportError) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, ErrCertificateRejected) true when the server's TLS
+// alert rejected the merchant certificate.
+func (e *TransportError) Is(target error) bool {
+	return target == ErrCertificateRejected && e.StatusCode == 0 && remoteCertificateAlert(e.Err)
+}
+
 // Retryable reports whether the same request may be sent again: true unless
 // the TLS handshake was rejected (retrying cannot help until the certificate,
 // trust store or TLS settings are fixed) or the caller cancelled the context.
 func (e *TransportError) Retryable() bool {
 	return !e.handshakeRejected() && !errors.Is(e.Err, context.Canceled)
 }
+
+// processedNothing reports a call that certainly reached no business logic:
+// nothing was sent, or the TLS handshake failed.
+func (e *TransportError) processedNothing() bool { return e.unsent || e.handshakeRejected() }
 
 // handshakeRejected reports a call that failed in the TLS handshake (see
 // the function handshakeRejected), before any response: the server
@@ -304,14 +487,99 @@ func remoteCertificateAlert(err error) bool {
 	return v.Kind() == reflect.Uint8 && certificateAlerts[v.Uint()]
 }
 
+// MessageError is an answer to a call, or a notification, that arrived but
+// cannot be read or trusted. Err says why and matches one of
+// ErrHTTPStatus, ErrCertificateRejected (nginx's certificate pages),
+// ErrBodyTooLarge, ErrMalformed, ErrSignatureMismatch, ErrMerchantMismatch,
+// ErrDecrypt or ErrPaymentNotification. Its text never contains the API
+// key, a signature or decrypted content.
+//
+// For Refund a MessageError means the outcome is unknown (see
+// ErrOutcomeUnknown), except for nginx's certificate pages: nginx answers
+// them itself, before any backend sees the request.
+type MessageError struct {
+	Op         string // "refund", "refundquery" or "notification"
+	StatusCode int    // the answer's HTTP status; 0 for a notification
+	Err        error
+}
+
+// Error describes the call, the HTTP status if it was not 200, and why the
+// message was refused.
+func (e *MessageError) Error() string {
+	var b strings.Builder
+	b.WriteString("wxrefund: ")
+	b.WriteString(e.Op)
+	if e.StatusCode != 0 && e.StatusCode != 200 {
+		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(withoutPrefix(e.Err))
+	}
+	return b.String()
+}
+
+// Unwrap returns the reason, for errors.Is and errors.As.
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// Retryable reports whether sending the same request again may get a
+// trustworthy answer: true for the answer to a call, unless WeChat Pay
+// rejected the merchant certificate; false for a notification (WeChat Pay
+// resends those itself).
+func (e *MessageError) Retryable() bool {
+	return e.Op != opNotification && !errors.Is(e.Err, ErrCertificateRejected)
+}
+
+// The Op values of TransportError and MessageError.
+const (
+	opRefund       = "refund"
+	opRefundQuery  = "refundquery"
+	opNotification = "notification"
+)
+
 // unknownOutcome marks a Refund error after which the refund may have been
-// accepted. It keeps the cause in the chain (errors.As still finds *Error or
-// *TransportError) and adds what to do.
+// accepted. It keeps the cause in the chain (errors.As still finds *Error,
+// *TransportError or *MessageError) and adds what to do.
 type unknownOutcome struct{ err error }
 
 func (u *unknownOutcome) Error() string {
 	return "wxrefund: refund outcome unknown, retry with the same out_refund_no or query it: " +
-		strings.TrimPrefix(u.err.Error(), "wxrefund: ")
+		withoutPrefix(u.err)
 }
 func (u *unknownOutcome) Unwrap() error        { return u.err }
 func (u *unknownOutcome) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// refundOutcome marks the Refund errors after which the refund may exist or
+// is to be sent again: err_codes by codeRules, every TransportError except
+// those that processed nothing, and every MessageError except a certificate
+// rejection. Local errors pass through.
+func refundOutcome(err error) error {
+	var (
+		e  *Error
+		te *TransportError
+		me *MessageError
+	)
+	switch {
+	case errors.As(err, &e):
+		if !e.rule().unknown {
+			return err
+		}
+	case errors.As(err, &te):
+		if te.processedNothing() {
+			return err
+		}
+	case errors.As(err, &me):
+		if errors.Is(me.Err, ErrCertificateRejected) {
+			return err
+		}
+	default:
+		return err
+	}
+	return &unknownOutcome{err}
+}
+
+// withoutPrefix is err's text without a leading "wxrefund: ", so that
+// errors built from other errors carry the prefix once.
+func withoutPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), "wxrefund: ")
+}

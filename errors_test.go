@@ -35,7 +35,8 @@ func TestErrorText(t *testing.T) {
 		{
 			name: "business level",
 			err:  &Error{ReturnCode: "SUCCESS", ReturnMsg: "OK", ResultCode: "FAIL", ErrCode: CodeNotEnough, ErrCodeDes: "基本账户余额不足"},
-			want: "wxrefund: NOTENOUGH: 基本账户余额不足",
+			want: "wxrefund: NOTENOUGH: 基本账户余额不足 (the refundable balance is too low: top up the basic account " +
+				"or wait for settlement, then send the same request again)",
 		},
 		{
 			name: "business level without description",
@@ -172,9 +173,16 @@ func TestIsRetryable(t *testing.T) {
 		{"transport, HTTP 502", &TransportError{Op: "refund", StatusCode: 502, Err: errors.New("bad gateway")}, true},
 		{"transport, untrusted server certificate", &TransportError{Op: "refund", Err: certErr}, false},
 		{"transport, hostname mismatch", &TransportError{Op: "refund", Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}}, false},
-		{"unknown outcome, bad signature", &unknownOutcome{fmt.Errorf("wxrefund: refund: %w", ErrSignatureMismatch)}, true},
+		{"unknown outcome, bad signature", &unknownOutcome{&MessageError{Op: "refund", StatusCode: 200, Err: ErrSignatureMismatch}}, true},
+		{"unknown outcome, HTTP 502", &unknownOutcome{&MessageError{Op: "refund", StatusCode: 502, Err: ErrHTTPStatus}}, true},
+		{"nginx certificate page", &MessageError{Op: "refund", StatusCode: 400, Err: ErrCertificateRejected}, false},
+		{"notification", &MessageError{Op: "notification", Err: ErrDecrypt}, false},
+		{"context done before sending", &TransportError{Op: "refund", Err: context.DeadlineExceeded, unsent: true}, true},
+		{"SIGNERROR", &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCode: CodeSignError}, false},
+		{"wrong API key", &Error{ReturnCode: "FAIL", ReturnMsg: "签名错误"}, false},
 		{"unknown outcome, SYSTEMERROR", &unknownOutcome{&Error{ErrCode: CodeSystemError}}, true},
-		{"signature mismatch of a query", fmt.Errorf("wxrefund: refundquery: %w", ErrSignatureMismatch), false},
+		{"signature mismatch of a query: asking again is safe", &MessageError{Op: "refundquery", StatusCode: 200, Err: ErrSignatureMismatch}, true},
+		{"bare sentinel", ErrSignatureMismatch, false},
 		{"retryable business error", &Error{ErrCode: CodeFrequencyLimited}, true},
 		{"final business error", &Error{ErrCode: CodeTradeOverdue}, false},
 	}

@@ -137,13 +137,24 @@ func FuzzDecryptNotify(f *testing.F) {
 	})
 }
 
+// ntQueryQuestions are the four kinds of question the refund query sample
+// (refundquery_response_9_3.xml) answers.
+var ntQueryQuestions = []*QueryRefundRequest{
+	{OutTradeNo: "ORD20240601123456"},
+	{TransactionID: "4200001234202406011234567890"},
+	{OutRefundNo: "RF20240604000002"},
+	{RefundID: "50300012345202406031234567890"},
+}
+
 // FuzzParseQueryResponse: parseQueryResponse never panics on any field map,
-// and what it builds is bounded by the fields it was given (a hostile count
-// never sizes an allocation).
+// what it builds is bounded by the fields it was given (a hostile count
+// never sizes an allocation), and what it accepts answers the question and
+// is consistent: the asked identifier is there, every record has both ids,
+// no amount is negative and no part exceeds its whole.
 func FuzzParseQueryResponse(f *testing.F) {
 	vec := ntReadVector(f, "refundquery_response_9_3.xml")
-	f.Add(vec)
-	ntAddVectorSeeds(f, vec,
+	f.Add(vec, byte(0))
+	for _, seed := range ntVectorSeeds(f, vec,
 		map[string]string{"refund_count": "1000000000"},
 		map[string]string{"refund_count": "-1"},
 		map[string]string{"refund_count": "45"},
@@ -152,61 +163,104 @@ func FuzzParseQueryResponse(f *testing.F) {
 		map[string]string{"total_refund_count": "-3"},
 		map[string]string{"refund_success_time_0": "2024-02-30 10:15:42"},
 		map[string]string{"refund_fee_0": "99999999999999999999"},
-	)
-	f.Add([]byte("refund_count=2\nout_refund_no_0=a\nout_refund_no_1=b\ncoupon_refund_count_1=1\ncoupon_type_1_0=CASH"))
-	f.Add([]byte("refund_count=2\nout_refund_no_10=a\nrefund_id_11=b\ncoupon_refund_count_11=1\ncoupon_type_11_0=CASH"))
-	f.Add([]byte("refund_count=1\nout_refund_no_007=a\nrefund_id_999999=b\nout_refund_no_1000000=c"))
-	f.Add([]byte(""))
+		map[string]string{"refund_fee_0": "-2000"},
+		map[string]string{"refund_fee_1": "5001"},
+		map[string]string{"refund_id_1": ""},
+		map[string]string{"out_trade_no": "ORD-OTHER"},
+		map[string]string{"coupon_refund_fee_0_0": "9223372036854775807"},
+	) {
+		for ask := range ntQueryQuestions {
+			f.Add(seed, byte(ask))
+		}
+	}
+	f.Add([]byte("refund_count=2\nout_refund_no_0=a\nout_refund_no_1=b\ncoupon_refund_count_1=1\ncoupon_type_1_0=CASH"), byte(0))
+	f.Add([]byte("refund_count=2\nout_refund_no_10=a\nrefund_id_11=b\ncoupon_refund_count_11=1\ncoupon_type_11_0=CASH"), byte(0))
+	f.Add([]byte("refund_count=1\nout_refund_no_007=a\nrefund_id_999999=b\nout_refund_no_1000000=c"), byte(0))
+	f.Add([]byte(""), byte(0))
 
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, data []byte, ask byte) {
 		fields := ntFuzzFields(data)
-		r, err := parseQueryResponse(fields)
+		q := ntQueryQuestions[int(ask)%len(ntQueryQuestions)]
+		r, err := parseQueryResponse(fields, q)
 		if ntParseFailed(t, r, err) {
 			return
 		}
 		if len(r.Refunds) > len(fields) {
 			t.Fatalf("%d refunds from %d fields", len(r.Refunds), len(fields))
 		}
-		coupons := 0
+		coupons, asked := 0, false
 		for _, rec := range r.Refunds {
 			coupons += len(rec.Coupons)
-			if rec.OutRefundNo == "" && rec.RefundID == "" {
+			if rec.OutRefundNo == "" || rec.RefundID == "" {
 				t.Fatalf("record without identifiers")
 			}
+			asked = asked || rec.OutRefundNo == q.OutRefundNo || rec.RefundID == q.RefundID
+			if rec.RefundFee < 0 || rec.RefundFee > r.TotalFee || rec.SettlementRefundFee > rec.RefundFee ||
+				rec.SettlementRefundFee < 0 || rec.CouponRefundFee < 0 || rec.CouponRefundFee > rec.RefundFee {
+				t.Fatalf("inconsistent record accepted: %+v of an order of %d", rec, r.TotalFee)
+			}
+			for _, c := range rec.Coupons {
+				if c.Fee < 0 {
+					t.Fatalf("negative coupon accepted")
+				}
+			}
+		}
+		asked = asked || r.OutTradeNo == q.OutTradeNo || r.TransactionID == q.TransactionID
+		if !asked {
+			t.Fatalf("accepted an answer to another question (%+v)", q)
 		}
 		if coupons > len(fields) {
 			t.Fatalf("%d coupons from %d fields", coupons, len(fields))
 		}
-		if r.TotalRefundCount < 0 {
-			t.Fatalf("negative total_refund_count accepted")
+		if r.TotalRefundCount < 0 || r.TotalFee < 0 || r.CashFee < 0 || r.SettlementTotalFee < 0 {
+			t.Fatalf("negative amount accepted")
 		}
 	})
 }
 
+// ntRefundRequest is the request that refund_response_9_2.xml answers.
+func ntRefundRequest() *RefundRequest {
+	return &RefundRequest{OutTradeNo: "ORD20240601123456", OutRefundNo: "RF20240603000001", TotalFee: 5000, RefundFee: 2000}
+}
+
 // FuzzParseRefundResponse: parseRefundResponse never panics, returns a
-// response or an ErrMalformed error, echoes out_refund_no, and never builds
-// more coupons than the message has fields.
+// response or an ErrMalformed error, never builds more coupons than the
+// message has fields, and accepts only an answer that echoes the request's
+// ids and amounts, has a refund_id and adds up.
 func FuzzParseRefundResponse(f *testing.F) {
-	fields := ntAddVectorSeeds(f, ntReadVector(f, "refund_response_9_2.xml"),
+	for _, seed := range ntVectorSeeds(f, ntReadVector(f, "refund_response_9_2.xml"),
 		map[string]string{"coupon_refund_count": "1000000000"},
 		map[string]string{"coupon_refund_count": "-1"},
 		map[string]string{"coupon_refund_count": "3"},
 		map[string]string{"coupon_refund_fee_0": "9223372036854775808"},
 		map[string]string{"refund_fee": "20.00"},
+		map[string]string{"refund_fee": "-2000"},
+		map[string]string{"total_fee": "50000"},
 		map[string]string{"out_refund_no": "OTHER"},
-	)
-	f.Add([]byte("out_refund_no=" + fields["out_refund_no"] + "\ncoupon_refund_count=1\ncoupon_type_0=CASH"))
+		map[string]string{"out_trade_no": "ORD-OTHER"},
+		map[string]string{"refund_id": ""},
+		map[string]string{"cash_refund_fee": "2000"},
+		map[string]string{"coupon_refund_fee_0": "100"},
+	) {
+		f.Add(seed)
+	}
+	req := ntRefundRequest()
+	f.Add([]byte("out_refund_no=" + req.OutRefundNo + "\ncoupon_refund_count=1\ncoupon_type_0=CASH"))
 	f.Add([]byte(""))
-	outRefundNo := fields["out_refund_no"]
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fields := ntFuzzFields(data)
-		r, err := parseRefundResponse(fields, outRefundNo)
+		r, err := parseRefundResponse(fields, req)
 		if ntParseFailed(t, r, err) {
 			return
 		}
-		if r.OutRefundNo != outRefundNo {
-			t.Fatalf("accepted out_refund_no %q, want %q", r.OutRefundNo, outRefundNo)
+		if r.OutRefundNo != req.OutRefundNo || r.OutTradeNo != req.OutTradeNo || r.RefundFee != req.RefundFee ||
+			r.TotalFee != req.TotalFee || r.RefundID == "" {
+			t.Fatalf("accepted an answer that does not echo the request: %+v", r)
+		}
+		if r.CouponRefundFee < 0 || r.CouponRefundFee > r.RefundFee || r.CashRefundFee < 0 ||
+			r.SettlementRefundFee < 0 || r.SettlementRefundFee > r.RefundFee || r.CashFee < 0 || r.CashFee > r.TotalFee {
+			t.Fatalf("inconsistent amounts accepted: %+v", r)
 		}
 		if len(r.Coupons) > len(fields) {
 			t.Fatalf("%d coupons from %d fields", len(r.Coupons), len(fields))
@@ -214,10 +268,12 @@ func FuzzParseRefundResponse(f *testing.F) {
 	})
 }
 
-// FuzzCheckResponse: checkResponse never panics, and accepts only a signed
-// SUCCESS/SUCCESS answer for this merchant. With resign set the map is
-// signed first, so the fuzzer also reaches the checks after the signature.
-func FuzzCheckResponse(f *testing.F) {
+// FuzzCheckAnswer: checkAnswer never panics, and accepts only a signed,
+// unambiguous SUCCESS/SUCCESS answer for this merchant; an *Error only for
+// return_code FAIL or a signed result_code FAIL with a well-formed err_code.
+// With resign set the map is signed first, so the fuzzer also reaches the
+// checks after the signature.
+func FuzzCheckAnswer(f *testing.F) {
 	for _, file := range []string{"refund_response_9_2.xml", "refundquery_response_9_3.xml"} {
 		f.Add(ntReadVector(f, file), false, false)
 	}
@@ -230,6 +286,8 @@ func FuzzCheckResponse(f *testing.F) {
 	f.Add([]byte("<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[invalid refund_fee]]></return_msg></xml>"), false, false)
 	f.Add([]byte("return_code=SUCCESS\nappid="+ntAppID+"\nmch_id="+ntMchID+"\nresult_code=MAYBE"), true, true)
 	f.Add([]byte("return_code=SUCCESS\nappid=wx0\nmch_id="+ntMchID+"\nresult_code=SUCCESS"), true, false)
+	f.Add([]byte("return_code=SUCCESS\nappid="+ntAppID+"\nmch_id="+ntMchID+"\nresult_code=FAIL\nerr_code=SYSTEMERROR&err_code_des=x"), true, false)
+	f.Add([]byte("return_code=SUCCESS\nappid="+ntAppID+"\nmch_id="+ntMchID+"\nresult_code=FAIL\nerr_code=not a code"), true, false)
 	f.Add([]byte("return_msg=x"), false, false)
 
 	md5c, err := NewClient(ntAppID, ntMchID, ntKey)
@@ -249,7 +307,7 @@ func FuzzCheckResponse(f *testing.F) {
 		if resign {
 			fields["sign"] = Sign(fields, ntKey, c.signType)
 		}
-		err := c.checkResponse("refundquery", fields)
+		err := c.checkAnswer("refundquery", fields)
 		if err == nil {
 			if fields["return_code"] != "SUCCESS" || fields["result_code"] != "SUCCESS" ||
 				fields["appid"] != ntAppID || fields["mch_id"] != ntMchID {
@@ -258,15 +316,23 @@ func FuzzCheckResponse(f *testing.F) {
 			if verifySign(fields, ntKey, c.signType) != nil {
 				t.Fatalf("accepted an unsigned or wrongly signed answer")
 			}
+			if _, ok := checkUnambiguous(fields); !ok {
+				t.Fatalf("accepted a regroupable answer")
+			}
 			return
 		}
 		var e *Error
+		var me *MessageError
 		switch {
 		case errors.As(err, &e):
 			if fields["return_code"] == "SUCCESS" && fields["result_code"] != "FAIL" {
 				t.Fatalf("*Error for a non-FAIL answer: %v", err)
 			}
-		case errors.Is(err, ErrSignatureMismatch), errors.Is(err, ErrMerchantMismatch), errors.Is(err, ErrMalformed):
+			if e.ErrCode != "" && !isErrCode(e.ErrCode) {
+				t.Fatalf("*Error with a malformed err_code")
+			}
+		case errors.As(err, &me) && (errors.Is(err, ErrSignatureMismatch) || errors.Is(err, ErrMerchantMismatch) ||
+			errors.Is(err, ErrMalformed)):
 		default:
 			t.Fatalf("undocumented error: %v", err)
 		}
@@ -277,22 +343,113 @@ func FuzzCheckResponse(f *testing.F) {
 	})
 }
 
-// ntAddVectorSeeds adds a vector's fields as a seed (in ntFieldLines form),
-// and one more seed per edit with those fields overwritten. It returns the
-// vector's fields.
-func ntAddVectorSeeds(f *testing.F, vec []byte, edits ...map[string]string) map[string]string {
+// FuzzSignedAnswerMutation: whatever is done to the bytes of a signed
+// answer without the key (regrouping fields, moving text between them,
+// adding or dropping elements), the Client never believes anything but the
+// answer that was signed. The body goes through the same path as a real
+// answer (readAnswer, checkAnswer, parseRefundResponse); whenever it is
+// accepted, as a refund or as an *Error, its non-empty fields are exactly
+// those of the signed original (CDATA or not, white space, comments and
+// empty elements may differ; nothing else can).
+func FuzzSignedAnswerMutation(f *testing.F) {
+	req := ntRefundRequest()
+	okFields, err := wire.Decode(ntReadVector(f, "refund_response_9_2.xml"), "xml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	failFields := map[string]string{
+		"return_code": "SUCCESS", "return_msg": "OK", "appid": ntAppID, "mch_id": ntMchID,
+		"nonce_str": "q5Rm0uYcWzE3nB7h", "result_code": "FAIL", "err_code": CodeSystemError, "err_code_des": "系统超时",
+	}
+	failFields["sign"] = Sign(failFields, ntKey, SignTypeMD5)
+	for _, fields := range []map[string]string{okFields, failFields} {
+		body, err := wire.Encode(fields)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+		for _, regrouped := range ntRegroupings(fields) {
+			if b, err := wire.Encode(regrouped); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	c, err := NewClient(ntAppID, ntMchID, ntKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fields, err := readAnswer("refund", 200, body)
+		if err == nil {
+			err = c.checkAnswer("refund", fields)
+		}
+		var e *Error
+		switch {
+		case err == nil:
+			r, perr := parseRefundResponse(fields, req)
+			if perr != nil {
+				return
+			}
+			if !maps.Equal(ntNonEmpty(fields), ntNonEmpty(okFields)) || r.RefundFee != req.RefundFee {
+				t.Fatalf("believed a refund that was not signed: %v", fields)
+			}
+		case errors.As(err, &e) && e.ReturnCode == "SUCCESS":
+			if !maps.Equal(ntNonEmpty(fields), ntNonEmpty(failFields)) {
+				t.Fatalf("believed a business failure that was not signed: %v", fields)
+			}
+		}
+	})
+}
+
+// ntRegroupings returns, for each pair of fields adjacent in the
+// string-to-sign, the message with the second folded into the first's value
+// ("a=1&b=2" as a single a of "1&b=2"): the same string-to-sign, so the
+// signature still verifies.
+func ntRegroupings(fields map[string]string) []map[string]string {
+	keys := make([]string, 0, len(fields))
+	for k, v := range fields {
+		if k != "sign" && v != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []map[string]string
+	for i := 0; i+1 < len(keys); i++ {
+		m := ntCopy(fields)
+		m[keys[i]] += "&" + keys[i+1] + "=" + m[keys[i+1]]
+		delete(m, keys[i+1])
+		out = append(out, m)
+	}
+	return out
+}
+
+// ntNonEmpty returns the fields with a non-empty value: those the signature
+// covers, plus sign.
+func ntNonEmpty(fields map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range fields {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ntVectorSeeds returns a vector's fields as a seed (in ntFieldLines form),
+// and one more seed per edit with those fields overwritten.
+func ntVectorSeeds(f *testing.F, vec []byte, edits ...map[string]string) [][]byte {
 	f.Helper()
 	fields, err := wire.Decode(vec, "xml")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(ntFieldLines(fields))
+	seeds := [][]byte{ntFieldLines(fields)}
 	for _, edit := range edits {
 		m := ntCopy(fields)
 		maps.Copy(m, edit)
-		f.Add(ntFieldLines(m))
+		seeds = append(seeds, ntFieldLines(m))
 	}
-	return fields
+	return seeds
 }
 
 // ntParseFailed reports whether a parser returned an error, failing t unless

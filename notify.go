@@ -49,11 +49,18 @@ var (
 // DecryptNotify checks and decrypts the raw body of a refund notification (the
 // outer <xml> with req_info that WeChat Pay POSTs to the notify URL) and
 // returns its content. The outer return_code must be SUCCESS (FAIL is an
-// *Error, anything else ErrMalformed)
-// and appid and mch_id must be the Client's (else ErrMerchantMismatch); the
-// body is limited to 64 KiB (ErrBodyTooLarge). req_info failures wrap
-// ErrDecrypt; content that does not parse wraps ErrMalformed. No error
-// contains the API key or decrypted text.
+// *Error). Every other failure is a *MessageError with Op "notification"
+// whose Err matches ErrBodyTooLarge (over 64 KiB), ErrMalformed (not a flat
+// XML document, or content that fails the checks below),
+// ErrMerchantMismatch (appid or mch_id not the Client's),
+// ErrPaymentNotification (a payment result notification sent to this URL)
+// or ErrDecrypt (req_info does not decrypt with the API key).
+//
+// The decrypted content must have out_refund_no, refund_status, refund_fee
+// and total_fee, amounts that are integers and not negative, a refund_fee at
+// most total_fee, settlement amounts at most the amounts they settle, and
+// no field whose text could be regrouped (see Client.Refund). No error
+// contains the API key, decrypted values or decrypted field names.
 //
 // The outer message carries no signature; its authenticity rests on the
 // encryption with the API key. Before releasing goods or money on a
@@ -65,33 +72,61 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
+	n, err := c.decryptNotify(body)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, &MessageError{Op: opNotification, Err: err}
+	}
+	return n, nil
+}
+
+// paymentNotifyFields are fields of a payment result notification that a
+// refund notification never has outside req_info.
+var paymentNotifyFields = []string{"trade_type", "openid", "time_end", "bank_type"}
+
+func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	if len(body) > wire.MaxBody {
-		return nil, fmt.Errorf("wxrefund: notification: %w (limit %d bytes)", ErrBodyTooLarge, wire.MaxBody)
+		return nil, fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, wire.MaxBody)
 	}
 	outer, err := wire.Decode(body, "xml")
 	if err != nil {
-		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+		return nil, err
 	}
 	switch outer["return_code"] {
 	case "SUCCESS":
 	case "FAIL":
 		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: outer["return_msg"]}
 	default:
-		return nil, fmt.Errorf("wxrefund: notification: %w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
+		return nil, fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
 	}
 	if outer["appid"] != c.appID || outer["mch_id"] != c.mchID {
-		return nil, fmt.Errorf("wxrefund: notification: %w", ErrMerchantMismatch)
+		return nil, ErrMerchantMismatch
+	}
+	if outer["req_info"] == "" {
+		for _, k := range paymentNotifyFields {
+			if outer[k] != "" {
+				return nil, fmt.Errorf("%w (it has %s and no req_info): give refunds their own notify URL", ErrPaymentNotification, k)
+			}
+		}
 	}
 	pt, err := c.decryptReqInfo(outer["req_info"])
 	if err != nil {
-		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+		return nil, err
 	}
 	inner, err := wire.Decode(pt, "root", "xml")
 	clear(pt)
 	if err != nil {
-		return nil, fmt.Errorf("wxrefund: notification: req_info: %w", err)
+		// The decoder's message may name a decrypted field: say only what
+		// kind of failure it was.
+		return nil, fmt.Errorf("%w: decrypted content is not a flat XML document", ErrMalformed)
 	}
-	p := fieldParser{fields: inner}
+	if _, ok := checkUnambiguous(inner); !ok {
+		return nil, fmt.Errorf("%w: decrypted content holds text that could be another field", ErrMalformed)
+	}
+	p := fieldParser{fields: inner, redact: true}
 	n := &RefundNotification{
 		AppID:               outer["appid"],
 		MchID:               outer["mch_id"],
@@ -99,10 +134,10 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 		OutTradeNo:          inner["out_trade_no"],
 		RefundID:            inner["refund_id"],
 		OutRefundNo:         inner["out_refund_no"],
-		TotalFee:            p.int("total_fee"),
-		SettlementTotalFee:  p.int("settlement_total_fee"),
-		RefundFee:           p.int("refund_fee"),
-		SettlementRefundFee: p.int("settlement_refund_fee"),
+		TotalFee:            p.amount("total_fee"),
+		SettlementTotalFee:  p.amount("settlement_total_fee"),
+		RefundFee:           p.amount("refund_fee"),
+		SettlementRefundFee: p.amount("settlement_refund_fee"),
 		Status:              RefundStatus(inner["refund_status"]),
 		SuccessTime:         p.time("success_time"),
 		RecvAccount:         inner["refund_recv_accout"],
@@ -111,8 +146,11 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 		Raw:                 inner,
 	}
 	p.require("out_refund_no", "refund_status", "refund_fee", "total_fee")
+	p.atMost("refund_fee", n.RefundFee, "total_fee", n.TotalFee)
+	p.atMost("settlement_refund_fee", n.SettlementRefundFee, "refund_fee", n.RefundFee)
+	p.atMost("settlement_total_fee", n.SettlementTotalFee, "total_fee", n.TotalFee)
 	if p.err != nil {
-		return nil, fmt.Errorf("wxrefund: notification: req_info: %w", p.err)
+		return nil, p.err
 	}
 	return n, nil
 }
@@ -125,7 +163,7 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
 func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error) {
 	if r.Method != http.MethodPost {
-		return nil, fmt.Errorf("wxrefund: notification: %w: method %s, want POST", ErrMalformed, r.Method)
+		return nil, &MessageError{Op: opNotification, Err: fmt.Errorf("%w: method %s, want POST", ErrMalformed, r.Method)}
 	}
 	if r.Body == nil { // a request built by hand, not received
 		return c.DecryptNotify(nil)
@@ -133,9 +171,9 @@ func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error
 	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
-		return nil, fmt.Errorf("wxrefund: notification: %w", err)
+		return nil, &MessageError{Op: opNotification, Err: err}
 	case err != nil:
-		return nil, fmt.Errorf("wxrefund: notification: %w: reading the body: %w", ErrMalformed, err)
+		return nil, &MessageError{Op: opNotification, Err: fmt.Errorf("%w: reading the body: %w", ErrMalformed, err)}
 	}
 	return c.DecryptNotify(body)
 }

@@ -249,7 +249,7 @@ func TestNotifyMinimalAndOptionalFields(t *testing.T) {
 		"out_refund_no":  "RF1",
 		"refund_status":  "REFUNDCLOSE",
 		"refund_fee":     "1",
-		"total_fee":      "2",
+		"total_fee":      "10",
 		"a_future_field": "kept",
 	}
 	n, err := c.DecryptNotify(ntEncryptNotify(t, ntKey, ntAppID, ntMchID, inner))

@@ -26,9 +26,10 @@ func TestRefundDoesNotFollowRedirects(t *testing.T) {
 					http.Redirect(w, r, "/elsewhere", status)
 				})
 				_, err := c.Refund(context.Background(), mtRefundReq())
-				var te *TransportError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, status, te.StatusCode)
+				var me *MessageError
+				require.ErrorAs(t, err, &me)
+				assert.Equal(t, status, me.StatusCode)
+				assert.ErrorIs(t, err, ErrHTTPStatus)
 				assert.ErrorIs(t, err, ErrOutcomeUnknown)
 				assert.Zero(t, elsewhere.Load(), "the redirect target was reached")
 			}

@@ -2,8 +2,8 @@ package wxrefund
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -116,21 +116,26 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 			delete(params, k)
 		}
 	}
-	f, err := c.call(ctx, "refund", pathRefund, params)
+	f, err := c.call(ctx, opRefund, pathRefund, params)
 	if err != nil {
-		return nil, refundError(err)
+		return nil, refundOutcome(err)
 	}
-	r, err := parseRefundResponse(f, req.OutRefundNo)
+	r, err := parseRefundResponse(f, req)
 	if err != nil {
-		// Signed and accepted, yet unreadable: the refund may exist.
-		return nil, refundError(&TransportError{Op: "refund", StatusCode: 200, Err: err})
+		// Signed and accepted, yet unreadable or contradicting the
+		// request: the refund may exist.
+		return nil, refundOutcome(&MessageError{Op: opRefund, StatusCode: http.StatusOK, Err: err})
 	}
 	return r, nil
 }
 
 // parseRefundResponse builds the typed response from a verified field map of
-// an accepted refund of outRefundNo.
-func parseRefundResponse(f map[string]string, outRefundNo string) (*RefundResponse, error) {
+// an accepted refund, and checks it against the request it answers: every
+// id and amount the request fixed comes back unchanged (a different amount
+// or order would be another refund), refund_id is present, no amount is
+// negative, and the parts add up (settlement and coupon parts at most the
+// whole, the coupons to coupon_refund_fee, cash plus coupon to refund_fee).
+func parseRefundResponse(f map[string]string, req *RefundRequest) (*RefundResponse, error) {
 	p := fieldParser{fields: f}
 	r := &RefundResponse{
 		TransactionID:       f["transaction_id"],
@@ -138,63 +143,40 @@ func parseRefundResponse(f map[string]string, outRefundNo string) (*RefundRespon
 		OutRefundNo:         f["out_refund_no"],
 		RefundID:            f["refund_id"],
 		RefundChannel:       f["refund_channel"],
-		TotalFee:            p.int("total_fee"),
-		RefundFee:           p.int("refund_fee"),
-		SettlementTotalFee:  p.int("settlement_total_fee"),
-		SettlementRefundFee: p.int("settlement_refund_fee"),
-		CashFee:             p.int("cash_fee"),
-		CashRefundFee:       p.int("cash_refund_fee"),
-		CouponRefundFee:     p.int("coupon_refund_fee"),
+		TotalFee:            p.amount("total_fee"),
+		RefundFee:           p.amount("refund_fee"),
+		SettlementTotalFee:  p.amount("settlement_total_fee"),
+		SettlementRefundFee: p.amount("settlement_refund_fee"),
+		CashFee:             p.amount("cash_fee"),
+		CashRefundFee:       p.amount("cash_refund_fee"),
+		CouponRefundFee:     p.amount("coupon_refund_fee"),
 		FeeType:             f["fee_type"],
 		CashFeeType:         f["cash_fee_type"],
 		Coupons:             p.coupons("coupon_refund_count", ""),
 		Raw:                 f,
 	}
-	if r.OutRefundNo != outRefundNo {
-		p.fail("out_refund_no", "does not echo the request's")
+	p.require("refund_id")
+	echo := func(key, got, want string) {
+		if got != want {
+			p.failAs(kindRule, key, "does not echo the request's")
+		}
 	}
+	echo("out_refund_no", r.OutRefundNo, req.OutRefundNo)
+	if req.TransactionID != "" {
+		echo("transaction_id", r.TransactionID, req.TransactionID)
+	} else {
+		echo("out_trade_no", r.OutTradeNo, req.OutTradeNo)
+	}
+	p.equal("refund_fee", r.RefundFee, req.RefundFee, "does not echo the request's")
+	p.equal("total_fee", r.TotalFee, req.TotalFee, "does not echo the request's")
+	p.atMost("settlement_refund_fee", r.SettlementRefundFee, "refund_fee", r.RefundFee)
+	p.atMost("settlement_total_fee", r.SettlementTotalFee, "total_fee", r.TotalFee)
+	p.atMost("cash_fee", r.CashFee, "total_fee", r.TotalFee)
+	p.split("refund_fee", r.RefundFee, "coupon_refund_fee", r.CouponRefundFee, r.Coupons, "cash_refund_fee")
 	if p.err != nil {
 		return nil, p.err
 	}
 	return r, nil
-}
-
-// unknownCodes are the err_codes after which a refund under this
-// out_refund_no must not be recorded as failed (SPEC §3.3, §4.1, "Transient-
-// Same" and "Reconcile"): SYSTEMERROR and BIZERR_NEED_RETRY may have
-// succeeded; REFUND_FEE_MISMATCH means the number was used before; after
-// ORDER_NOT_READY, FREQUENCY_LIMITED, INVALID_REQ_TOO_MUCH and NOTENOUGH the
-// same request is to be sent again later, and an earlier attempt (say, one
-// that timed out) may have been accepted.
-var unknownCodes = map[string]bool{
-	CodeSystemError:       true,
-	CodeBizErrNeedRetry:   true,
-	CodeRefundFeeMismatch: true,
-	CodeOrderNotReady:     true,
-	CodeFrequencyLimited:  true,
-	CodeInvalidReqTooMuch: true,
-	CodeNotEnough:         true,
-}
-
-// refundError marks the errors after which the refund may have been accepted.
-func refundError(err error) error {
-	var e *Error
-	var te *TransportError
-	switch {
-	case errors.As(err, &e):
-		if unknownCodes[e.ErrCode] {
-			return &unknownOutcome{err}
-		}
-		return err
-	case errors.As(err, &te):
-		if te.handshakeRejected() {
-			return err // the handshake failed: the server processed nothing
-		}
-		return &unknownOutcome{err}
-	case errors.Is(err, ErrSignatureMismatch), errors.Is(err, ErrMerchantMismatch), errors.Is(err, ErrMalformed):
-		return &unknownOutcome{err}
-	}
-	return err
 }
 
 func (r *RefundRequest) validate() error {

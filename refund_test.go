@@ -198,6 +198,8 @@ func mtUnknown(sentinels ...error) func(t *testing.T, err error) {
 	}
 }
 
+// mtTransportStatus checks an unknown outcome after which no usable answer
+// arrived: a *TransportError with this HTTP status (0: none).
 func mtTransportStatus(status int, sentinels ...error) func(t *testing.T, err error) {
 	return func(t *testing.T, err error) {
 		t.Helper()
@@ -206,6 +208,24 @@ func mtTransportStatus(status int, sentinels ...error) func(t *testing.T, err er
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, status, te.StatusCode)
 		assert.Equal(t, "refund", te.Op)
+		var me *MessageError
+		assert.False(t, errors.As(err, &me), "one answer, one type")
+	}
+}
+
+// mtMessageStatus checks an unknown outcome after an answer that arrived
+// but cannot be read or trusted: a *MessageError with this HTTP status.
+func mtMessageStatus(status int, sentinels ...error) func(t *testing.T, err error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		mtUnknown(sentinels...)(t, err)
+		var me *MessageError
+		require.ErrorAs(t, err, &me)
+		assert.Equal(t, status, me.StatusCode)
+		assert.Equal(t, "refund", me.Op)
+		var te *TransportError
+		assert.False(t, errors.As(err, &te), "one answer, one type")
+		assert.Equal(t, 1, strings.Count(err.Error(), "wxrefund:"), "the prefix appears once: %v", err)
 	}
 }
 
@@ -436,7 +456,7 @@ func TestRefundResponses(t *testing.T) {
 			handler: mtRefundOKWith(func(f map[string]string) {
 				f["refund_fee"] = "20.00"
 			}),
-			check: mtTransportStatus(http.StatusOK, ErrMalformed),
+			check: mtMessageStatus(http.StatusOK, ErrMalformed),
 		},
 		{
 			name: "coupon count beyond the body",
@@ -498,22 +518,22 @@ func TestRefundResponses(t *testing.T) {
 				assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 			},
 		},
-		{name: "HTTP 500", handler: mtRaw(500, "text/plain", "internal error"), check: mtTransportStatus(500)},
+		{name: "HTTP 500", handler: mtRaw(500, "text/plain", "internal error"), check: mtMessageStatus(500, ErrHTTPStatus)},
 		{
 			name:    "HTTP 502 HTML",
 			handler: mtRaw(502, "text/html", "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"),
 			check: func(t *testing.T, err error) {
-				mtTransportStatus(502)(t, err)
+				mtMessageStatus(502, ErrHTTPStatus)(t, err)
 				assert.Contains(t, err.Error(), "502 Bad Gateway")
 			},
 		},
 		{
 			name:    "HTTP 503 with signed XML",
 			handler: mtRaw(503, "text/xml", "<xml><return_code>SUCCESS</return_code></xml>"),
-			check:   mtTransportStatus(503),
+			check:   mtMessageStatus(503, ErrHTTPStatus),
 		},
-		{name: "non-XML body", handler: mtRaw(200, "text/plain", "hello, world"), check: mtTransportStatus(200, ErrMalformed)},
-		{name: "empty body", handler: mtRaw(200, "text/xml", ""), check: mtTransportStatus(200, ErrMalformed)},
+		{name: "non-XML body", handler: mtRaw(200, "text/plain", "hello, world"), check: mtMessageStatus(200, ErrMalformed)},
+		{name: "empty body", handler: mtRaw(200, "text/xml", ""), check: mtMessageStatus(200, ErrMalformed)},
 		{name: "JSON body", handler: mtRaw(200, "application/json", `{"return_code":"SUCCESS"}`), check: mtUnknown(ErrMalformed)},
 		{
 			name: "DOCTYPE",
@@ -536,7 +556,7 @@ func TestRefundResponses(t *testing.T) {
 				}
 			},
 			check: func(t *testing.T, err error) {
-				mtTransportStatus(200, ErrBodyTooLarge)(t, err)
+				mtMessageStatus(200, ErrBodyTooLarge)(t, err)
 				assert.NotErrorIs(t, err, ErrMalformed)
 			},
 		},
@@ -587,12 +607,16 @@ func TestRefundNginx400WithoutCertificate(t *testing.T) {
 	// request arrives without one, as when a proxy strips it.
 	c := mtNewClient(t, s, WithPEM(td.certPEM, td.keyPEM))
 	_, err := c.Refund(context.Background(), mtRefundReq())
-	var te *TransportError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, http.StatusBadRequest, te.StatusCode)
+	var me *MessageError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, http.StatusBadRequest, me.StatusCode)
 	assert.Contains(t, err.Error(), "No required SSL certificate")
 	assert.NotContains(t, err.Error(), "<center>", "the whole HTML page is quoted")
-	assert.ErrorIs(t, err, ErrOutcomeUnknown, "SPEC §1.1: any non-200 leaves the outcome unknown")
+	// nginx answers this page itself, before any backend sees the request:
+	// nothing was processed, so the outcome is known (not created).
+	assert.ErrorIs(t, err, ErrCertificateRejected)
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
+	assert.False(t, IsRetryable(err))
 	assert.EqualValues(t, 1, hits.Load())
 	assert.Empty(t, reqs)
 
@@ -707,12 +731,14 @@ func TestRefundAlertAfterResponseIsUnknown(t *testing.T) {
 	require.ErrorContains(t, err, "remote error: tls:")
 
 	rejected := &TransportError{Op: "refund", Err: err}
-	assert.False(t, IsRetryable(refundError(rejected)))
-	assert.NotErrorIs(t, refundError(rejected), ErrOutcomeUnknown)
+	assert.False(t, IsRetryable(refundOutcome(rejected)))
+	assert.NotErrorIs(t, refundOutcome(rejected), ErrOutcomeUnknown)
+	assert.ErrorIs(t, rejected, ErrCertificateRejected)
 
 	midResponse := &TransportError{Op: "refund", StatusCode: http.StatusOK, Err: err}
-	assert.True(t, IsRetryable(refundError(midResponse)))
-	assert.ErrorIs(t, refundError(midResponse), ErrOutcomeUnknown)
+	assert.True(t, IsRetryable(refundOutcome(midResponse)))
+	assert.ErrorIs(t, refundOutcome(midResponse), ErrOutcomeUnknown)
+	assert.NotErrorIs(t, midResponse, ErrCertificateRejected)
 }
 
 func TestRefundContextDeadline(t *testing.T) {

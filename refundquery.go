@@ -3,6 +3,7 @@ package wxrefund
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -102,11 +103,15 @@ func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*Que
 	if err != nil {
 		return nil, err
 	}
-	f, err := c.call(ctx, "refundquery", pathRefundQuery, params)
+	f, err := c.call(ctx, opRefundQuery, pathRefundQuery, params)
 	if err != nil {
 		return nil, err
 	}
-	return parseQueryResponse(f)
+	r, err := parseQueryResponse(f, req)
+	if err != nil {
+		return nil, &MessageError{Op: opRefundQuery, StatusCode: http.StatusOK, Err: err}
+	}
+	return r, nil
 }
 
 func (r *QueryRefundRequest) params() (map[string]string, error) {
@@ -147,54 +152,99 @@ func (r *QueryRefundRequest) params() (map[string]string, error) {
 	return params, nil
 }
 
-// parseQueryResponse builds the typed response from a verified field map.
-func parseQueryResponse(f map[string]string) (*QueryRefundResponse, error) {
+// parseQueryResponse builds the typed response from a verified field map
+// and checks it against the question: the identifier asked about is in the
+// answer (the record with that out_refund_no or refund_id, or the order with
+// that transaction_id or out_trade_no), every record has both ids, no amount
+// is negative, and no part exceeds its whole (a refund its order, a coupon
+// or settlement part its refund).
+func parseQueryResponse(f map[string]string, req *QueryRefundRequest) (*QueryRefundResponse, error) {
 	p := fieldParser{fields: f}
 	r := &QueryRefundResponse{
 		TransactionID:      f["transaction_id"],
 		OutTradeNo:         f["out_trade_no"],
-		TotalFee:           p.int("total_fee"),
-		SettlementTotalFee: p.int("settlement_total_fee"),
-		CashFee:            p.int("cash_fee"),
+		TotalFee:           p.amount("total_fee"),
+		SettlementTotalFee: p.amount("settlement_total_fee"),
+		CashFee:            p.amount("cash_fee"),
 		FeeType:            f["fee_type"],
-		TotalRefundCount:   int(p.int("total_refund_count")),
-		RefundFee:          p.int("refund_fee"),
-		CouponRefundFee:    p.int("coupon_refund_fee"),
-		CashRefundFee:      p.int("cash_refund_fee"),
+		TotalRefundCount:   int(p.amount("total_refund_count")),
+		RefundFee:          p.amount("refund_fee"),
+		CouponRefundFee:    p.amount("coupon_refund_fee"),
+		CashRefundFee:      p.amount("cash_refund_fee"),
 		Raw:                f,
 	}
-	if r.TotalRefundCount < 0 {
-		p.fail("total_refund_count", "is negative")
-	}
+	p.atMost("settlement_total_fee", r.SettlementTotalFee, "total_fee", r.TotalFee)
+	p.atMost("cash_fee", r.CashFee, "total_fee", r.TotalFee)
 	n := p.count("refund_count")
 	if p.err == nil && n > 0 {
 		r.Refunds = make([]RefundRecord, n)
 		base := recordBase(f)
 		for i := range r.Refunds {
 			s := strconv.Itoa(base + i)
+			rec := &r.Refunds[i]
 			if f["out_refund_no_"+s] == "" && f["refund_id_"+s] == "" {
 				p.fail("refund_count", "counts more refunds than the message holds")
 				break
 			}
-			r.Refunds[i] = RefundRecord{
+			p.require("out_refund_no_"+s, "refund_id_"+s)
+			*rec = RefundRecord{
 				OutRefundNo:         f["out_refund_no_"+s],
 				RefundID:            f["refund_id_"+s],
 				RefundChannel:       f["refund_channel_"+s],
-				RefundFee:           p.int("refund_fee_" + s),
-				SettlementRefundFee: p.int("settlement_refund_fee_" + s),
-				CouponRefundFee:     p.int("coupon_refund_fee_" + s),
+				RefundFee:           p.amount("refund_fee_" + s),
+				SettlementRefundFee: p.amount("settlement_refund_fee_" + s),
+				CouponRefundFee:     p.amount("coupon_refund_fee_" + s),
 				Coupons:             p.coupons("coupon_refund_count_"+s, s+"_"),
 				Status:              RefundStatus(f["refund_status_"+s]),
 				RefundAccount:       f["refund_account_"+s],
 				RecvAccount:         f["refund_recv_accout_"+s],
 				SuccessTime:         p.time("refund_success_time_" + s),
 			}
+			p.atMost("refund_fee_"+s, rec.RefundFee, "total_fee", r.TotalFee)
+			p.atMost("settlement_refund_fee_"+s, rec.SettlementRefundFee, "refund_fee_"+s, rec.RefundFee)
+			p.split("refund_fee_"+s, rec.RefundFee, "coupon_refund_fee_"+s, rec.CouponRefundFee, rec.Coupons, "")
 		}
 	}
+	if r.TotalRefundCount > 0 && len(r.Refunds) > r.TotalRefundCount {
+		p.failAs(kindRule, "refund_count", "exceeds total_refund_count")
+	}
+	if p.err == nil {
+		r.checkAnswers(&p, req)
+	}
 	if p.err != nil {
-		return nil, &TransportError{Op: "refundquery", StatusCode: 200, Err: p.err}
+		return nil, p.err
 	}
 	return r, nil
+}
+
+// checkAnswers records a failure unless r holds what req asked about.
+func (r *QueryRefundResponse) checkAnswers(p *fieldParser, req *QueryRefundRequest) {
+	has := func(match func(*RefundRecord) bool) bool {
+		for i := range r.Refunds {
+			if match(&r.Refunds[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case req.RefundID != "":
+		if !has(func(rec *RefundRecord) bool { return rec.RefundID == req.RefundID }) {
+			p.failAs(kindRule, "refund_id_$n", "has no record of the refund asked about")
+		}
+	case req.OutRefundNo != "":
+		if !has(func(rec *RefundRecord) bool { return rec.OutRefundNo == req.OutRefundNo }) {
+			p.failAs(kindRule, "out_refund_no_$n", "has no record of the refund asked about")
+		}
+	case req.TransactionID != "":
+		if r.TransactionID != req.TransactionID {
+			p.failAs(kindRule, "transaction_id", "is not the order asked about")
+		}
+	case req.OutTradeNo != "":
+		if r.OutTradeNo != req.OutTradeNo {
+			p.failAs(kindRule, "out_trade_no", "is not the order asked about")
+		}
+	}
 }
 
 // recordBase returns the index $n of a response's first refund record: 0, as

@@ -31,7 +31,13 @@ var mtQueryIDs = []string{"transaction_id", "out_trade_no", "out_refund_no", "re
 func TestQueryRefundIdentifiers(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)
-	reqs := mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(map[string]string) map[string]string { return mtQueryOK() })
+	reqs := mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(req map[string]string) map[string]string {
+		f := mtQueryOK()
+		if no := req["out_refund_no"]; no != "" {
+			f["out_refund_no_0"] = no // the answer is about the refund asked about
+		}
+		return f
+	})
 
 	ok := []struct {
 		name string
@@ -309,7 +315,7 @@ func TestQueryRefundResponses(t *testing.T) {
 			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
 				require.NoError(t, err)
 				require.Len(t, resp.Refunds, 2)
-				want, err := parseQueryResponse(mtQuerySample(t))
+				want, err := parseQueryResponse(mtQuerySample(t), mtSampleQuestion)
 				require.NoError(t, err)
 				assert.Equal(t, want.Refunds, resp.Refunds)
 				assert.NotEmpty(t, resp.Refunds[0].Coupons)
@@ -402,6 +408,9 @@ func TestQueryRefundResponses(t *testing.T) {
 	}
 }
 
+// mtSampleQuestion is a query the SPEC §9.3 sample answers.
+var mtSampleQuestion = &QueryRefundRequest{OutTradeNo: "ORD20240601123456"}
+
 func mtQueryMalformed(t *testing.T, resp *QueryRefundResponse, err error) {
 	t.Helper()
 	assert.Nil(t, resp)
@@ -484,10 +493,11 @@ func TestQueryRefundTransportErrors(t *testing.T) {
 		http.Error(w, "upstream failed", http.StatusBadGateway)
 	})
 	_, err := c.QueryRefund(context.Background(), &QueryRefundRequest{OutRefundNo: "RF20240603000001"})
-	var te *TransportError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, "refundquery", te.Op)
-	assert.Equal(t, http.StatusBadGateway, te.StatusCode)
+	var me *MessageError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, "refundquery", me.Op)
+	assert.Equal(t, http.StatusBadGateway, me.StatusCode)
+	assert.ErrorIs(t, err, ErrHTTPStatus)
 	assert.True(t, IsRetryable(err))
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 }
@@ -510,7 +520,7 @@ func TestQueryRefundHostileCountDoesNotAllocate(t *testing.T) {
 		f[key] = strconv.Itoa(tc.n)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		resp, err := parseQueryResponse(f)
+		resp, err := parseQueryResponse(f, mtSampleQuestion)
 		runtime.ReadMemStats(&after)
 		require.ErrorIs(t, err, ErrMalformed, key)
 		assert.Nil(t, resp)

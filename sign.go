@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"strings"
 	"sort"
 	"sync"
 )
@@ -125,4 +126,55 @@ func verifySign(fields map[string]string, apiKey string, t SignType) error {
 		return fmt.Errorf("%w (%s)", ErrSignatureMismatch, t)
 	}
 	return nil
+}
+
+// checkUnambiguous reports whether fields can be trusted to be the fields
+// that were signed, returning the first field that fails when not.
+//
+// The API v2 string-to-sign joins name=value pairs with "&" and escapes
+// nothing, so the signature covers the joined text, not how it divides into
+// fields. Whoever can edit a message in transit, without the key, can move
+// text from one field into another and keep the signature valid: fold
+// "err_code=SYSTEMERROR&err_code_des=系统超时" into a single err_code of
+// "SYSTEMERROR&err_code_des=系统超时", or the reverse. Field names never
+// contain "&" or "=", so the joined text has exactly one division into
+// sorted pairs in which no value holds "&", a name-like token and "=": if
+// the received fields are that division, they are the ones that were signed
+// (WeChat Pay's own values never hold such text). A value that does hold it
+// could have been regrouped, and the message is not trusted.
+func checkUnambiguous(fields map[string]string) (string, bool) {
+	for k, v := range fields {
+		if k != "sign" && regroupable(v) {
+			return k, false
+		}
+	}
+	return "", true
+}
+
+// regroupable reports whether v contains "&", then one or more bytes that
+// can occur in an XML element name, then "=".
+func regroupable(v string) bool {
+	for i := strings.IndexByte(v, '&'); i >= 0; {
+		j := i + 1
+		for j < len(v) && nameByte(v[j]) {
+			j++
+		}
+		if j > i+1 && j < len(v) && v[j] == '=' {
+			return true
+		}
+		next := strings.IndexByte(v[i+1:], '&')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+// nameByte reports whether c can be part of an XML element name: ASCII
+// letters, digits, "_", "-", ".", ":", and any byte of a multi-byte UTF-8
+// character (names may hold non-ASCII letters).
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || c == '.' || c == ':' || c >= 0x80
 }

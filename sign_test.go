@@ -357,7 +357,7 @@ func TestVerifySign(t *testing.T) {
 // SPEC §2.3: return_code FAIL is unsigned and surfaces return_msg; otherwise
 // the signature is checked over every field before appid/mch_id and
 // result_code are believed.
-func TestCheckResponseVerifiesBeforeTrusting(t *testing.T) {
+func TestCheckAnswerVerifiesBeforeTrusting(t *testing.T) {
 	t.Parallel()
 	c := ntClient(t, ntAppID, ntMchID, ntKey)
 	signed := func(m map[string]string) map[string]string {
@@ -368,25 +368,25 @@ func TestCheckResponseVerifiesBeforeTrusting(t *testing.T) {
 	ok := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": ntAppID, "mch_id": ntMchID, "nonce_str": "n", "result_code": "SUCCESS"}
 	with := func(k, v string) map[string]string { m := ntCopy(ok); m[k] = v; return m }
 
-	require.NoError(t, c.checkResponse("refund", signed(ok)))
+	require.NoError(t, c.checkAnswer("refund", signed(ok)))
 	vec, err := wire.Decode(ntReadVector(t, "refund_response_9_2.xml"), "xml")
 	require.NoError(t, err)
-	require.NoError(t, c.checkResponse("refund", vec))
+	require.NoError(t, c.checkAnswer("refund", vec))
 
-	err = c.checkResponse("refund", map[string]string{"return_code": "FAIL", "return_msg": "invalid refund_fee"})
+	err = c.checkAnswer("refund", map[string]string{"return_code": "FAIL", "return_msg": "invalid refund_fee"})
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, "invalid refund_fee", e.ReturnMsg)
 
 	fail := signed(map[string]string{"return_code": "SUCCESS", "appid": ntAppID, "mch_id": ntMchID, "result_code": "FAIL", "err_code": "NOTENOUGH", "err_code_des": "余额不足"})
-	err = c.checkResponse("refund", fail)
+	err = c.checkAnswer("refund", fail)
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, CodeNotEnough, e.ErrCode)
 
 	// A FAIL that does not verify is not believed.
 	forged := ntCopy(fail)
 	forged["err_code"] = CodeSystemError
-	require.ErrorIs(t, c.checkResponse("refund", forged), ErrSignatureMismatch)
+	require.ErrorIs(t, c.checkAnswer("refund", forged), ErrSignatureMismatch)
 
 	for name, tc := range map[string]struct {
 		fields map[string]string
@@ -401,8 +401,12 @@ func TestCheckResponseVerifiesBeforeTrusting(t *testing.T) {
 		"odd result_code":     {signed(with("result_code", "PENDING")), ErrMalformed},
 		"missing result_code": {signed(with("result_code", "")), ErrMalformed},
 	} {
-		err := c.checkResponse("refund", tc.fields)
+		err := c.checkAnswer("refund", tc.fields)
 		require.ErrorIs(t, err, tc.target, name)
+		var me *MessageError
+		require.ErrorAs(t, err, &me, name)
+		assert.Equal(t, "refund", me.Op)
+		assert.Equal(t, 1, strings.Count(err.Error(), "wxrefund:"), "%s: the prefix appears once: %v", name, err)
 		ntAssertNoSecrets(t, err, ntKey)
 	}
 }

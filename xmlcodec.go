@@ -21,13 +21,34 @@ const TimeLayout = "2006-01-02 15:04:05"
 // failure, so a response is parsed in one pass and rejected as a whole.
 type fieldParser struct {
 	fields map[string]string
+	// redact keeps field names and values out of errors: decrypted
+	// notification content must not leak through error texts, not even
+	// which field failed.
+	redact bool
 	err    error
 }
 
-func (p *fieldParser) fail(key, reason string) {
-	if p.err == nil {
-		p.err = fmt.Errorf("%w: field %s %s", ErrMalformed, key, reason)
+// What a failure is, for errors that may not name the field.
+const (
+	kindMalformed = "is malformed"                             // does not parse, or counts too much
+	kindMissing   = "is missing"                               // required and absent
+	kindRule      = "breaks a consistency rule of the message" // contradicts the request or another field
+)
+
+// fail records a malformed field; reason says how, without quoting values.
+func (p *fieldParser) fail(key, reason string) { p.failAs(kindMalformed, key, reason) }
+
+// failAs records the first failure: kind is what happened, reason the same
+// said with names.
+func (p *fieldParser) failAs(kind, key, reason string) {
+	if p.err != nil {
+		return
 	}
+	if p.redact {
+		p.err = fmt.Errorf("%w: decrypted content: a field %s", ErrMalformed, kind)
+		return
+	}
+	p.err = fmt.Errorf("%w: field %s %s", ErrMalformed, key, reason)
 }
 
 // int parses an optional integer field; absent or empty is 0. The value is
@@ -45,11 +66,38 @@ func (p *fieldParser) int(key string) int64 {
 	return n
 }
 
+// amount parses an optional amount in fen, which must not be negative;
+// absent or empty is 0.
+func (p *fieldParser) amount(key string) int64 {
+	n := p.int(key)
+	if n < 0 {
+		p.failAs(kindRule, key, "is negative")
+		return 0
+	}
+	return n
+}
+
+// atMost records a failure when the amount a (of field aKey) exceeds b (of
+// field bKey): a part larger than its whole.
+func (p *fieldParser) atMost(aKey string, a int64, bKey string, b int64) {
+	if a > b {
+		p.failAs(kindRule, aKey, "exceeds "+bKey)
+	}
+}
+
+// equal records a failure when the amount of field key is not want: a sum
+// that does not add up, or an echo that differs from the request.
+func (p *fieldParser) equal(key string, got, want int64, what string) {
+	if got != want {
+		p.failAs(kindRule, key, what)
+	}
+}
+
 // require records a failure when key is absent or empty.
 func (p *fieldParser) require(keys ...string) {
 	for _, k := range keys {
 		if p.fields[k] == "" {
-			p.fail(k, "is missing")
+			p.failAs(kindMissing, k, "is missing")
 		}
 	}
 }
@@ -95,9 +143,32 @@ func (p *fieldParser) coupons(countKey, idx string) []Coupon {
 			p.fail(countKey, "counts more coupons than the message holds")
 			return nil
 		}
-		out[m] = Coupon{ID: p.fields[id], Type: p.fields[typ], Fee: p.int(feeKey)}
+		out[m] = Coupon{ID: p.fields[id], Type: p.fields[typ], Fee: p.amount(feeKey)}
 	}
 	return out
+}
+
+// split checks how one refund of refund fen (field refundKey) divides: its
+// coupon part (couponKey) is at most the refund and, where both are given,
+// the sum of its coupons; where the cash part (cashKey, "" if the message
+// has none) is given, cash plus coupon is the refund. All amounts were
+// checked to be non-negative, and nothing here can overflow.
+func (p *fieldParser) split(refundKey string, refund int64, couponKey string, coupon int64, coupons []Coupon, cashKey string) {
+	p.atMost(couponKey, coupon, refundKey, refund)
+	if len(coupons) > 0 && p.fields[couponKey] != "" {
+		var sum int64
+		for _, c := range coupons {
+			if c.Fee > coupon-sum {
+				sum = coupon + 1 // more than the coupon part: reported below
+				break
+			}
+			sum += c.Fee
+		}
+		p.equal(couponKey, sum, coupon, "is not the sum of its coupons")
+	}
+	if cashKey != "" && p.fields[cashKey] != "" && coupon <= refund {
+		p.equal(cashKey, p.amount(cashKey), refund-coupon, "plus "+couponKey+" is not "+refundKey)
+	}
 }
 
 // checkText refuses request text that XML cannot carry.
