@@ -33,12 +33,25 @@
 //
 // # Errors
 //
-// Failures WeChat Pay reports are an [*Error] (see [Error.Retryable] and the
-// Code constants). Requests refused before any network call are a
-// [*ValidationError] naming the field. Calls without a usable answer are a
-// [*TransportError]. Every response is verified (signature over all its
-// fields, appid and mch_id) before it is believed: see [ErrSignatureMismatch]
-// and [ErrMerchantMismatch].
+// Every error is one of five kinds, and errors.Is / errors.As work on all:
+//
+//   - [*ValidationError] ([ErrInvalidRequest]): refused locally, nothing was
+//     sent.
+//   - [*TransportError]: no usable answer arrived (connection, timeout, TLS
+//     handshake, or a context that was done).
+//   - [*MessageError]: an answer or notification arrived but cannot be read
+//     or trusted: an HTTP status other than 200, a body that is not flat
+//     XML, a signature that does not verify ([ErrSignatureMismatch]), another
+//     merchant's ids ([ErrMerchantMismatch]), or content that contradicts the
+//     request or itself ([ErrMalformed]).
+//   - [*Error]: WeChat Pay reported a failure (see the Code constants,
+//     [Error.Retryable] and [Error.Hint]); configuration mistakes it reports,
+//     such as a wrong API key, also match [ErrInvalidConfig].
+//   - [ErrInvalidConfig], [ErrCertificate], [ErrCertificateRequired]: the
+//     Client's own configuration.
+//
+// For Refund, [ErrOutcomeUnknown] marks those after which the refund may
+// exist; [IsRetryable] says when sending the same request again helps.
 //
 // # Security
 //

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/go-wxpay/wxrefund"
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
@@ -67,19 +68,29 @@ func ExampleClient_Refund() {
 	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1) // simulate a WeChat hiccup
 
 	resp, err := c.Refund(ctx, req)
-	for attempt := 1; errors.Is(err, wxrefund.ErrOutcomeUnknown) && attempt <= 3; attempt++ {
-		// The refund may or may not exist: send the same request again,
-		// never a new OutRefundNo.
-		fmt.Println("unknown outcome, retrying:", wxrefund.ErrorCode(err))
+	// Resend only when IsRetryable says so (not after NOTENOUGH or
+	// REFUND_FEE_MISMATCH, which need a top-up or a query first), always the
+	// same request, pausing longer each time, and never once ctx is done.
+	pause := 50 * time.Millisecond // in production: a second or more, with jitter
+	for attempt := 1; wxrefund.IsRetryable(err) && ctx.Err() == nil && attempt < 4; attempt++ {
+		fmt.Println("attempt", attempt, "failed, sending the same request again:", wxrefund.ErrorCode(err))
+		time.Sleep(pause)
+		pause *= 2
 		resp, err = c.Refund(ctx, req)
 	}
-	if err != nil {
-		log.Fatal(err)
+	switch {
+	case err == nil:
+		fmt.Println("accepted:", resp.OutRefundNo, resp.RefundFee)
+	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
+		// The refund may exist: keep it pending and look it up later with
+		// QueryRefund by OutRefundNo. Never allocate a new OutRefundNo.
+		fmt.Println("pending:", err)
+	default:
+		fmt.Println("not refunded:", err) // final for this request
 	}
-	fmt.Println(resp.OutRefundNo, resp.RefundFee)
 	// Output:
-	// unknown outcome, retrying: SYSTEMERROR
-	// RF20240603000001 2000
+	// attempt 1 failed, sending the same request again: SYSTEMERROR
+	// accepted: RF20240603000001 2000
 }
 
 func ExampleClient_QueryRefund() {

@@ -100,10 +100,27 @@ func FuzzDecryptNotify(f *testing.F) {
 	f.Add([]byte("<root><out_refund_no><a/></out_refund_no></root>"), byte(2))
 	f.Add([]byte("<root><out_refund_no>1</out_refund_no><refund_status>SUCCESS</refund_status><refund_fee>1</refund_fee><total_fee>x</total_fee></root>"), byte(2))
 	f.Add(bytes.Replace(plain, []byte("2024-06-03 10:15:42"), []byte("2024-06-03"), 1), byte(2))
+	f.Add(bytes.Replace(plain, []byte("<refund_fee><![CDATA[2000]]>"), []byte("<refund_fee><![CDATA[-2000]]>"), 1), byte(2))
+	f.Add(bytes.Replace(plain, []byte("<refund_fee><![CDATA[2000]]>"), []byte("<refund_fee><![CDATA[9000]]>"), 1), byte(2))
+	f.Add(bytes.Replace(plain, []byte("支付用户零钱"), []byte("x&refund_status=SUCCESS"), 1), byte(2))
+	f.Add([]byte("<xml><return_code>SUCCESS</return_code><appid>"+ntAppID+"</appid><mch_id>"+ntMchID+
+		"</mch_id><trade_type>JSAPI</trade_type></xml>"), byte(0))
 
 	c, err := NewClient(ntAppID, ntMchID, ntKey)
 	if err != nil {
 		f.Fatal(err)
+	}
+	// What a decryptable body may be refused with: texts fixed in advance,
+	// so none can carry a decrypted field name or value.
+	redacted := map[string]bool{}
+	for _, tail := range []string{
+		"decrypted content is not a flat XML document",
+		"decrypted content holds text that could be another field",
+		"decrypted content: a field " + kindMalformed,
+		"decrypted content: a field " + kindMissing,
+		"decrypted content: a field " + kindRule,
+	} {
+		redacted["wxrefund: notification: malformed message: "+tail] = true
 	}
 	f.Fuzz(func(t *testing.T, data []byte, mode byte) {
 		body := data
@@ -121,9 +138,16 @@ func FuzzDecryptNotify(f *testing.F) {
 				t.Fatalf("notification and error both returned")
 			}
 			var e *Error
-			if !errors.Is(err, ErrDecrypt) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrMerchantMismatch) &&
-				!errors.Is(err, ErrBodyTooLarge) && !errors.As(err, &e) {
+			var me *MessageError
+			switch {
+			case errors.As(err, &e):
+			case errors.As(err, &me) && me.Op == "notification" && (errors.Is(err, ErrDecrypt) || errors.Is(err, ErrMalformed) ||
+				errors.Is(err, ErrMerchantMismatch) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrPaymentNotification)):
+			default:
 				t.Fatalf("undocumented error: %v", err)
+			}
+			if mode%3 == 2 && !redacted[err.Error()] {
+				t.Fatalf("error about decrypted content is not one of the fixed texts: %v", err)
 			}
 			ntFuzzSecrets(t, err)
 			return
@@ -133,6 +157,13 @@ func FuzzDecryptNotify(f *testing.F) {
 		}
 		if n.OutRefundNo == "" || n.Status == "" || n.Raw == nil {
 			t.Fatalf("accepted an incomplete notification: %+v", n)
+		}
+		if n.RefundFee < 0 || n.RefundFee > n.TotalFee || n.SettlementRefundFee < 0 || n.SettlementRefundFee > n.RefundFee ||
+			n.SettlementTotalFee < 0 || n.SettlementTotalFee > n.TotalFee {
+			t.Fatalf("accepted impossible amounts: %+v", n)
+		}
+		if _, ok := checkUnambiguous(n.Raw); !ok {
+			t.Fatalf("accepted regroupable content")
 		}
 	})
 }

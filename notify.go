@@ -27,7 +27,8 @@ type RefundNotification struct {
 	Raw map[string]string
 }
 
-// notifyReply is a NotifyHandler reply body (SPEC §6.5); it is not signed.
+// notifyReply is a NotifyHandler reply body, the two fields WeChat Pay
+// documents for the reply to a notification (chapter=9_16); it is not signed.
 func notifyReply(returnCode, returnMsg string) []byte {
 	b, err := wire.Encode(map[string]string{"return_code": returnCode, "return_msg": returnMsg})
 	if err != nil { // unreachable: constant names and messages

@@ -26,9 +26,10 @@ import (
 	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
-// Test identities. ntKey, ntAppID and ntMchID are those of SPEC §9.
+// Test identities. ntKey, ntAppID and ntMchID are the illustrative merchant
+// of the committed vectors (testdata/vectors).
 const (
-	ntKey      = mtAPIKey // the SPEC §9 merchant of helpers_test.go
+	ntKey      = mtAPIKey // the vectors' merchant of helpers_test.go
 	ntAESKey   = "9c2098c0ede6b2281449560ecbee1578"
 	ntAppID    = mtAppID
 	ntMchID    = mtMchID
@@ -109,7 +110,7 @@ func ntEncryptNotify(t testing.TB, apiKey, appid, mchid string, inner map[string
 	return ntEnvelope(t, appid, mchid, ntReqInfo(apiKey, ntInnerXML(t, inner)))
 }
 
-// ntInner is a complete decrypted notification (the §9.4 content).
+// ntInner is a complete decrypted notification (the content of testdata/vectors/notify_9_4_plaintext.xml).
 func ntInner() map[string]string {
 	return map[string]string{
 		"out_refund_no":         "RF20240603000001",
@@ -230,8 +231,8 @@ func TestNotifyVectors(t *testing.T) {
 	}
 }
 
-// A body built by ntEncryptNotify from the §9.4 content decrypts to the same
-// notification as the §9.4 vector, and encrypts to the same req_info.
+// A body built by ntEncryptNotify from the notify_9_4 content decrypts to the
+// same notification as the notify_9_4 vector, and encrypts to the same req_info.
 func TestNotifyEncryptHelperMatchesVector(t *testing.T) {
 	t.Parallel()
 	c := ntClient(t, ntAppID, ntMchID, ntKey)
@@ -657,7 +658,7 @@ func TestNotifyHandlerNilFn(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), "SUCCESS")
 }
 
-// Over real HTTP: WeChat Pay POSTs, the handler answers the §6.5 body.
+// Over real HTTP: WeChat Pay POSTs, the handler answers the documented SUCCESS reply.
 func TestNotifyHandlerOverHTTP(t *testing.T) {
 	t.Parallel()
 	c := ntClient(t, ntWPYAppID, ntWPYMchID, ntWPYKey)

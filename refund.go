@@ -81,13 +81,21 @@ const (
 //
 // An error after which the refund must not be recorded as failed matches
 // ErrOutcomeUnknown: a timeout (a context cancelled mid-call too), a broken
-// connection, an HTTP error, an answer that does not verify, an err_code
-// after which WeChat Pay's docs say to send the same request again
+// connection, an HTTP error, an answer that cannot be trusted (a
+// *MessageError: one that does not verify, could have been regrouped, or
+// does not echo the request's out_refund_no, order id, refund_fee and
+// total_fee, lacks refund_id or has amounts that do not add up), an
+// err_code after which WeChat Pay's docs say to send the same request again
 // (SYSTEMERROR, BIZERR_NEED_RETRY, ORDER_NOT_READY, FREQUENCY_LIMITED,
 // INVALID_REQ_TOO_MUCH, NOTENOUGH), and REFUND_FEE_MISMATCH (this
 // OutRefundNo was used with other amounts: query it before anything else).
-// Retry those with the same request, or QueryRefund by OutRefundNo. Other
-// business failures are an *Error with the err_code; see Error.Retryable.
+// Retry those with the same request when IsRetryable says so, pausing
+// between attempts, or QueryRefund by OutRefundNo. Other business failures
+// are an *Error with the err_code; see Error.Retryable and Error.Hint.
+//
+// Nothing is sent, and the error matches the context's error but not
+// ErrOutcomeUnknown, when ctx is already done; a context that ends during
+// the call gives an error that matches both.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4.
 func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundResponse, error) {
@@ -245,7 +253,8 @@ func (r *RefundRequest) validate() error {
 	return nil
 }
 
-// maxRefundDesc is refund_desc's String(80) (SPEC §3.1), counted in
+// maxRefundDesc is refund_desc's String(80) in WeChat Pay's request table
+// (chapter=9_4), counted in
 // characters: the lenient reading, so a description WeChat Pay accepts is
 // never refused here.
 const maxRefundDesc = 80

@@ -22,7 +22,8 @@ import (
 	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
-// The SPEC §9.1 request, §9.2 response.
+// The request and response of testdata/vectors (refund_request_9_1.xml,
+// refund_response_9_2.xml).
 const mtNonce91 = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
 
 func TestRefundGoldenRequest(t *testing.T) {
@@ -247,7 +248,7 @@ func TestRefundResponses(t *testing.T) {
 				assert.False(t, IsRetryable(err), "a top-up comes first")
 				assert.ErrorIs(t, err, &Error{ErrCode: CodeNotEnough})
 				assert.NotErrorIs(t, err, &Error{ErrCode: CodeSystemError})
-				// SPEC §4.1: pending, to be resent with the same number once funded.
+				// Pending, to be resent with the same number once funded.
 				assert.ErrorIs(t, err, ErrOutcomeUnknown)
 				assert.NotErrorIs(t, err, ErrSignatureMismatch)
 				assert.Equal(t, CodeNotEnough, ErrorCode(err))
@@ -285,7 +286,7 @@ func TestRefundResponses(t *testing.T) {
 				return signed(mtBizFail(CodeBizErrNeedRetry, "退款业务流程错误，需要商户触发重试来解决"))
 			}),
 			check: func(t *testing.T, err error) {
-				// SPEC §3.3: never mark a refund failed on BIZERR_NEED_RETRY.
+				// WeChat Pay asks for a retry: never mark the refund failed.
 				mtUnknown(&Error{ErrCode: CodeBizErrNeedRetry})(t, err)
 				assert.True(t, IsRetryable(err))
 			},
@@ -302,7 +303,7 @@ func TestRefundResponses(t *testing.T) {
 			handler: mtAnswer(func(map[string]string) map[string]string {
 				return signed(mtBizFail(CodeFrequencyLimited, "2个月之前的订单申请退款有频率限制"))
 			}),
-			// Not accepted, but SPEC §4.1: pending; an earlier attempt
+			// Not accepted, but pending: an earlier attempt
 			// with this number may have gone through.
 			check: mtUnknown(&Error{ErrCode: CodeFrequencyLimited}),
 		},

@@ -249,8 +249,9 @@ func (r *QueryRefundResponse) checkAnswers(p *fieldParser, req *QueryRefundReque
 
 // recordBase returns the index $n of a response's first refund record: 0, as
 // documented, or else the lowest index among its out_refund_no_$n and
-// refund_id_$n fields, for a page numbered from its offset. SPEC §5.2: the
-// docs do not say whether $n restarts at 0 on each page.
+// refund_id_$n fields, for a page numbered from its offset: WeChat Pay's
+// refund query page (chapter=9_5) does not say whether $n restarts at 0 on
+// each page.
 func recordBase(f map[string]string) int {
 	if f["out_refund_no_0"] != "" || f["refund_id_0"] != "" {
 		return 0

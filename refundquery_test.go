@@ -17,7 +17,8 @@ import (
 	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
-// mtQuerySample returns the fields of the SPEC §9.3 query response.
+// mtQuerySample returns the fields of the query response vector
+// (testdata/vectors/refundquery_response_9_3.xml).
 func mtQuerySample(t testing.TB) map[string]string {
 	t.Helper()
 	f, err := wire.Decode(mtReadVector(t, "refundquery_response_9_3.xml"), "xml")
@@ -279,7 +280,7 @@ func TestQueryRefundResponses(t *testing.T) {
 			},
 		},
 		{
-			name:   "legacy FAIL kept, final (SPEC §5.4)",
+			name:   "legacy FAIL kept, final",
 			mutate: func(f map[string]string) { f["refund_status_1"] = "FAIL" },
 			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
 				require.NoError(t, err)
@@ -309,7 +310,7 @@ func TestQueryRefundResponses(t *testing.T) {
 			},
 		},
 		{
-			// SPEC §5.2: whether $n restarts at 0 on each page is not stated.
+			// WeChat Pay's docs do not say whether $n restarts at 0 on each page.
 			name:   "records numbered from the page's offset",
 			mutate: func(f map[string]string) { mtRenumberRecords(f, 10) },
 			check: func(t *testing.T, resp *QueryRefundResponse, err error) {
@@ -408,7 +409,7 @@ func TestQueryRefundResponses(t *testing.T) {
 	}
 }
 
-// mtSampleQuestion is a query the SPEC §9.3 sample answers.
+// mtSampleQuestion is a query the refundquery_response_9_3 vector answers.
 var mtSampleQuestion = &QueryRefundRequest{OutTradeNo: "ORD20240601123456"}
 
 func mtQueryMalformed(t *testing.T, resp *QueryRefundResponse, err error) {

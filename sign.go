@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 )
 

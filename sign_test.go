@@ -47,7 +47,8 @@ func ntLoadSignVectors(t testing.TB) ntSignVectors {
 	return v
 }
 
-// ntStringToSign is the SPEC §2.1 string, built the naive way.
+// ntStringToSign is the documented string-to-sign (chapter=4_3), built the
+// naive way.
 func ntStringToSign(params map[string]string, apiKey string) string {
 	keys := make([]string, 0, len(params))
 	for k, v := range params {
@@ -69,7 +70,7 @@ func ntStringToSign(params map[string]string, apiKey string) string {
 	return b.String()
 }
 
-// ntHash hashes a string-to-sign as SPEC §2.1 step 6 says.
+// ntHash hashes a string-to-sign as the signature page (chapter=4_3) says.
 func ntHash(s, apiKey string, t SignType) string {
 	if t == SignTypeHMACSHA256 {
 		m := hmac.New(sha256.New, []byte(apiKey))
@@ -104,7 +105,7 @@ func TestSignKnownAnswerVectors(t *testing.T) {
 	}
 }
 
-// The §2.4 HMAC value is for the params without sign_type; adding
+// The signature page's HMAC value is for the params without sign_type; adding
 // sign_type=HMAC-SHA256 changes it (sign_type is an ordinary signed field).
 func TestSignIncludesSignType(t *testing.T) {
 	t.Parallel()
@@ -354,7 +355,7 @@ func TestVerifySign(t *testing.T) {
 	}
 }
 
-// SPEC §2.3: return_code FAIL is unsigned and surfaces return_msg; otherwise
+// return_code FAIL is unsigned and surfaces return_msg; otherwise
 // the signature is checked over every field before appid/mch_id and
 // result_code are believed.
 func TestCheckAnswerVerifiesBeforeTrusting(t *testing.T) {

@@ -253,7 +253,7 @@ func TestCheckTextRefusesWhatXMLCannotCarry(t *testing.T) {
 	}
 }
 
-// §9.3 through wire.Decode and parseQueryResponse: every record field.
+// The refundquery_response_9_3 vector through wire.Decode and parseQueryResponse: every record field.
 func TestParseQueryResponseVector(t *testing.T) {
 	t.Parallel()
 	f, err := wire.Decode(ntReadVector(t, "refundquery_response_9_3.xml"), "xml")

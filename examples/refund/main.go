@@ -88,18 +88,13 @@ func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist {
 		// Settled: no refund exists. Report the last cause without the
 		// unknown-outcome wrapper.
-		cause := err
-		var we *wxrefund.Error
-		var te *wxrefund.TransportError
-		if errors.As(err, &we) {
-			cause = we
-		} else if errors.As(err, &te) {
-			cause = te
-		}
 		if errors.Is(err, wxrefund.ErrOutcomeUnknown) {
-			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w", cause)
+			// Refund wraps the cause (an *Error, *TransportError or
+			// *MessageError) in the unknown-outcome error.
+			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w",
+				errors.Unwrap(err))
 		}
-		return fmt.Errorf("the refund was not created: %w", cause)
+		return fmt.Errorf("the refund was not created: %w", err)
 	}
 	if qerr != nil {
 		return qerr
