@@ -580,7 +580,8 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: withContext(ctx, err)}
 	}
 	fields, err := readAnswer(op, resp.StatusCode, raw)
-	if me, ok := err.(*MessageError); ok && ctx.Err() != nil && errors.Is(me, ErrMalformed) {
+	var me *MessageError
+	if errors.As(err, &me) && ctx.Err() != nil && errors.Is(me, ErrMalformed) {
 		// A body cut short by the deadline (a connection closed on
 		// cancellation can read as a clean end) is no answer at all.
 		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: withContext(ctx, me.Err)}

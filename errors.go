@@ -5,9 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
+	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/go-wxpay/wxrefund/internal/wire"
@@ -402,20 +403,11 @@ type TransportError struct {
 
 // Error describes the call, the HTTP status if any, and the cause.
 func (e *TransportError) Error() string {
-	var b strings.Builder
-	b.WriteString("wxrefund: ")
-	b.WriteString(e.Op)
+	op := e.Op
 	if e.unsent {
-		b.WriteString(": nothing was sent")
+		op += ": nothing was sent"
 	}
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(withoutPrefix(e.Err))
-	}
-	return b.String()
+	return describe(op, e.StatusCode, e.Err)
 }
 
 // Unwrap returns the cause, for errors.Is and errors.As.
@@ -506,17 +498,11 @@ type MessageError struct {
 // Error describes the call, the HTTP status if it was not 200, and why the
 // message was refused.
 func (e *MessageError) Error() string {
-	var b strings.Builder
-	b.WriteString("wxrefund: ")
-	b.WriteString(e.Op)
-	if e.StatusCode != 0 && e.StatusCode != 200 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+	status := e.StatusCode
+	if status == http.StatusOK {
+		status = 0 // the usual case: not worth saying
 	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(withoutPrefix(e.Err))
-	}
-	return b.String()
+	return describe(e.Op, status, e.Err)
 }
 
 // Unwrap returns the reason, for errors.Is and errors.As.
@@ -576,6 +562,19 @@ func refundOutcome(err error) error {
 		return err
 	}
 	return &unknownOutcome{err}
+}
+
+// describe is "wxrefund: op[: HTTP status][: cause]", the cause's own
+// prefix removed.
+func describe(op string, status int, cause error) string {
+	s := "wxrefund: " + op
+	if status != 0 {
+		s += ": HTTP " + strconv.Itoa(status)
+	}
+	if cause != nil {
+		s += ": " + withoutPrefix(cause)
+	}
+	return s
 }
 
 // withoutPrefix is err's text without a leading "wxrefund: ", so that

@@ -397,16 +397,23 @@ func TestQueryRefundResponses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mux := setup(t)
-			mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(map[string]string) map[string]string {
-				f := mtQuerySample(t)
-				tc.mutate(f)
-				return f // mtHandle signs it
-			})
-			resp, err := c.QueryRefund(context.Background(), &QueryRefundRequest{OutTradeNo: "ORD20240601123456"})
+			resp, err := mtQueryAnswered(t, mtSampleQuestion, tc.mutate)
 			tc.check(t, resp, err)
 		})
 	}
+}
+
+// mtQueryAnswered sends req to a server that answers with the sample
+// response, changed by mutate and then signed (so its signature is valid).
+func mtQueryAnswered(t *testing.T, req *QueryRefundRequest, mutate func(f map[string]string)) (*QueryRefundResponse, error) {
+	t.Helper()
+	c, mux := setup(t)
+	mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(map[string]string) map[string]string {
+		f := mtQuerySample(t)
+		mutate(f)
+		return f
+	})
+	return c.QueryRefund(context.Background(), req)
 }
 
 // mtSampleQuestion is a query the refundquery_response_9_3 vector answers.

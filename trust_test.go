@@ -252,17 +252,11 @@ func TestQueryAnswerMustAnswerTheQuestion(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, mux := setup(t)
-			mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(map[string]string) map[string]string {
-				f := mtQuerySample(t)
-				tc.mutate(f)
-				return f // re-signed: the signature is valid
-			})
 			req := tc.req
 			if req == nil {
 				req = mtSampleQuestion
 			}
-			resp, err := c.QueryRefund(context.Background(), req)
+			resp, err := mtQueryAnswered(t, req, tc.mutate)
 			assert.Nil(t, resp)
 			require.ErrorIs(t, err, ErrMalformed)
 			var me *MessageError
@@ -276,9 +270,7 @@ func TestQueryAnswerMustAnswerTheQuestion(t *testing.T) {
 
 	// Each kind of question the sample does answer is accepted.
 	for _, q := range ntQueryQuestions {
-		c, mux := setup(t)
-		mtHandle(t, mux, pathRefundQuery, SignTypeMD5, func(map[string]string) map[string]string { return mtQuerySample(t) })
-		resp, err := c.QueryRefund(context.Background(), q)
+		resp, err := mtQueryAnswered(t, q, func(map[string]string) {})
 		require.NoError(t, err, "%+v", q)
 		assert.Len(t, resp.Refunds, 2)
 	}
