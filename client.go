@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/cipher"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,12 +14,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/pkcs12"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // DefaultBaseURL is the production API v2 host.
@@ -48,26 +49,22 @@ type Client struct {
 	timeout      time.Duration
 	hc           *http.Client
 	hasCert      bool
-	sec          *secrets      // behind a pointer so fmt never prints it
+	keys         func() *keys  // behind a closure so nothing that prints or diffs a Client reaches it
 	nonce        func() string // crypto/rand; tests may replace it
 }
 
-// secrets is what the API key gives: signing, verifying and decrypting
-// notifications. They are closures, so nothing that prints or diffs a Client
-// (fmt's verbs, testify's spew) can reach the key or the AES key schedule.
-type secrets struct {
-	sign    func(params map[string]string, t SignType) string
-	verify  func(fields map[string]string, t SignType) error
-	decrypt func(ct []byte) ([]byte, error)
+// keys is what the API key gives: signing and verifying (with pooled hash
+// states), and the AES block that decrypts notifications. A Client reaches
+// it only through a closure, so nothing that prints or diffs a Client (fmt's
+// verbs, testify's spew) can reach the key or the AES key schedule.
+type keys struct {
+	*signer
+	notify cipher.Block // derived once
 }
 
-func newSecrets(apiKey string) *secrets {
-	block := wire.NotifyKey(apiKey) // derived once
-	return &secrets{
-		sign:    func(p map[string]string, t SignType) string { return Sign(p, apiKey, t) },
-		verify:  func(f map[string]string, t SignType) error { return verifySign(f, apiKey, t) },
-		decrypt: func(ct []byte) ([]byte, error) { return wire.DecryptECB(block, ct) },
-	}
+func newKeys(apiKey string) func() *keys {
+	k := &keys{signer: newSigner(apiKey), notify: notifyKey(apiKey)}
+	return func() *keys { return k }
 }
 
 // errNotCreated is returned by a zero or nil Client's methods.
@@ -75,7 +72,7 @@ var errNotCreated = fmt.Errorf("%w: the Client was not created with NewClient", 
 
 // usable reports errNotCreated for a Client that NewClient did not return.
 func (c *Client) usable() error {
-	if c == nil || c.sec == nil || c.hc == nil {
+	if c == nil || c.keys == nil || c.hc == nil {
 		return errNotCreated
 	}
 	return nil
@@ -302,7 +299,7 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 	case len(apiKey) != 32:
 		// The length is a fact about the key that does not reveal it.
 		return nil, fmt.Errorf("%w: the API key must be 32 characters, got %d", ErrInvalidConfig, len(apiKey))
-	case !wire.ValidText(appID) || !wire.ValidText(mchID):
+	case !validText(appID) || !validText(mchID):
 		return nil, fmt.Errorf("%w: appID or mchID contains characters XML cannot carry", ErrInvalidConfig)
 	}
 	o := options{baseURL: DefaultBaseURL, signType: SignTypeMD5, timeout: DefaultTimeout}
@@ -336,8 +333,8 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		hc:       hc,
 		hasCert:  len(certs) > 0,
-		sec:      newSecrets(apiKey),
-		nonce:    wire.Nonce,
+		keys:     newKeys(apiKey),
+		nonce:    newNonce,
 	}, nil
 }
 
@@ -530,26 +527,18 @@ func publicKey(k crypto.PrivateKey) crypto.PublicKey {
 	return nil
 }
 
-// call signs params (adding appid, mch_id, nonce_str and sign_type), posts
-// them to path and returns the answer's fields once they are trustworthy
-// (readAnswer) and result_code is SUCCESS. Failures are a *ValidationError,
-// a *TransportError (no usable answer), a *MessageError (an answer that
-// cannot be read or trusted) or an *Error (a failure WeChat Pay reported).
-func (c *Client) call(ctx context.Context, op, path string, params map[string]string) (map[string]string, error) {
+// call signs params, which must hold appid, mch_id, nonce_str and sign_type
+// (empty for MD5) and be in the byte order of their names, posts them to
+// path and returns the answer's fields once they are trustworthy
+// (checkAnswer) and result_code is SUCCESS. Failures are a
+// *ValidationError, a *TransportError (no usable answer), a *MessageError
+// (an answer that cannot be read or trusted) or an *Error (a failure WeChat
+// Pay reported).
+func (c *Client) call(ctx context.Context, op, path string, params []param) (map[string]string, error) {
 	if ctx == nil {
 		return nil, &ValidationError{Reason: "nil context (use context.Background())"}
 	}
-	params["appid"] = c.appID
-	params["mch_id"] = c.mchID
-	params["nonce_str"] = c.nonce()
-	if c.signType != SignTypeMD5 {
-		params["sign_type"] = string(c.signType)
-	}
-	params["sign"] = c.sec.sign(params, c.signType)
-	body, err := wire.Encode(params)
-	if err != nil {
-		return nil, &ValidationError{Reason: err.Error()}
-	}
+	body := c.encodeRequest(params)
 	if err := ctx.Err(); err != nil {
 		// Nothing leaves the process for a context that is already done.
 		return nil, &TransportError{Op: op, Err: err, unsent: true}
@@ -572,7 +561,7 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 		return nil, &TransportError{Op: op, Err: withContext(ctx, err)}
 	}
 	defer resp.Body.Close()
-	raw, err := wire.ReadLimited(resp.Body, wire.MaxBody)
+	raw, err := readLimited(resp.Body, maxBody)
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
 		return nil, &MessageError{Op: op, StatusCode: resp.StatusCode, Err: err}
@@ -589,7 +578,39 @@ func (c *Client) call(ctx context.Context, op, path string, params map[string]st
 	if err != nil {
 		return nil, err
 	}
-	return fields, c.checkAnswer(op, fields)
+	return c.checkAnswer(op, fields)
+}
+
+// encodeRequest signs params and writes the request body: a flat <xml>
+// document with the non-empty params and sign, in the byte order of their
+// names (the same order as the string-to-sign), every value in CDATA.
+func (c *Client) encodeRequest(params []param) []byte {
+	var sig [64]byte
+	sign := c.keys().signParams(sig[:0], params, c.signType)
+	size := len("<xml></xml>") + len("<sign></sign>") + len(sign)
+	for _, p := range params {
+		size += 2*len(p.name) + len("<></><![CDATA[]]>") + len(p.value) + 20
+	}
+	b := make([]byte, 0, size)
+	b = append(b, "<xml>"...)
+	signed := false
+	for _, p := range params {
+		if !signed && p.name > "sign" {
+			b = appendCDATAElement(b, "sign", sign)
+			signed = true
+		}
+		switch {
+		case p.isNum:
+			var d [20]byte
+			b = appendCDATAElement(b, p.name, strconv.AppendInt(d[:0], p.num, 10))
+		case p.value != "":
+			b = appendElement(b, p.name, p.value)
+		}
+	}
+	if !signed {
+		b = appendCDATAElement(b, "sign", sign)
+	}
+	return append(b, "</xml>"...)
 }
 
 // withContext makes err match the context's error when the context is done:
@@ -604,11 +625,11 @@ func withContext(ctx context.Context, err error) error {
 
 // readAnswer decodes an answer's body: HTTP status 200 and a flat <xml>
 // document, else a *MessageError.
-func readAnswer(op string, status int, raw []byte) (map[string]string, error) {
+func readAnswer(op string, status int, raw []byte) (fieldList, error) {
 	if status != http.StatusOK {
 		return nil, &MessageError{Op: op, StatusCode: status, Err: statusError(status, raw)}
 	}
-	fields, err := wire.Decode(raw, "xml")
+	fields, err := decodeFlat(raw, "xml")
 	if err != nil {
 		return nil, &MessageError{Op: op, StatusCode: status, Err: err}
 	}
@@ -616,44 +637,42 @@ func readAnswer(op string, status int, raw []byte) (map[string]string, error) {
 }
 
 // checkAnswer decides whether a decoded answer is trustworthy, following
-// WeChat Pay's signature rules (chapter=4_3): return_code FAIL is an
-// unsigned *Error; return_code SUCCESS needs a sign over every field
-// received that verifies in constant time (sign.go), fields whose signed
-// text cannot be regrouped (checkUnambiguous), the Client's appid and
-// mch_id, and result_code SUCCESS, or FAIL with an err_code that is an
-// upper-case identifier (an *Error). Anything else is a *MessageError.
-func (c *Client) checkAnswer(op string, f map[string]string) error {
+// WeChat Pay's signature rules (chapter=4_3), and returns its fields as a
+// map: return_code FAIL is an unsigned *Error; return_code SUCCESS needs a
+// sign over every field received that verifies in constant time, fields
+// whose signed text cannot be regrouped (both signer.verify), the Client's
+// appid and mch_id, and result_code SUCCESS, or FAIL with an err_code that is
+// an upper-case identifier (an *Error). Anything else is a *MessageError.
+func (c *Client) checkAnswer(op string, fields fieldList) (map[string]string, error) {
 	bad := func(err error) error { return &MessageError{Op: op, StatusCode: http.StatusOK, Err: err} }
+	f := fields.toMap()
 	switch f["return_code"] {
 	case "SUCCESS":
 	case "FAIL":
 		// Communication-level failure: unsigned, not accepted.
-		return &Error{ReturnCode: "FAIL", ReturnMsg: f["return_msg"]}
+		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: f["return_msg"]}
 	default:
 		// Not WeChat Pay's vocabulary (a proxy's answer, say): nothing is
 		// known about the request.
-		return bad(fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed))
+		return nil, bad(fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed))
 	}
-	if err := c.sec.verify(f, c.signType); err != nil {
-		return bad(err)
-	}
-	if k, ok := checkUnambiguous(f); !ok {
-		return bad(fmt.Errorf("%w: field %s holds text that could be another signed field", ErrMalformed, k))
+	if err := c.keys().verify(fields, c.signType); err != nil {
+		return nil, bad(err)
 	}
 	if f["appid"] != c.appID || f["mch_id"] != c.mchID {
-		return bad(ErrMerchantMismatch)
+		return nil, bad(ErrMerchantMismatch)
 	}
 	switch f["result_code"] {
 	case "SUCCESS":
-		return nil
+		return f, nil
 	case "FAIL":
 		if code := f["err_code"]; code != "" && !isErrCode(code) {
-			return bad(fmt.Errorf("%w: err_code is not an upper-case identifier", ErrMalformed))
+			return nil, bad(fmt.Errorf("%w: err_code is not an upper-case identifier", ErrMalformed))
 		}
-		return &Error{ReturnCode: "SUCCESS", ReturnMsg: f["return_msg"], ResultCode: "FAIL",
+		return nil, &Error{ReturnCode: "SUCCESS", ReturnMsg: f["return_msg"], ResultCode: "FAIL",
 			ErrCode: f["err_code"], ErrCodeDes: f["err_code_des"]}
 	}
-	return bad(fmt.Errorf("%w: result_code is neither SUCCESS nor FAIL", ErrMalformed))
+	return nil, bad(fmt.Errorf("%w: result_code is neither SUCCESS nor FAIL", ErrMalformed))
 }
 
 // isErrCode reports whether s has the shape of every err_code WeChat Pay
@@ -695,7 +714,7 @@ func statusError(status int, body []byte) error {
 	if r := []rune(s); len(r) > 120 {
 		s = string(r[:120]) + "..."
 	}
-	if !wire.ValidText(s) {
+	if !validText(s) {
 		s = ""
 	}
 	kind := ErrHTTPStatus
@@ -710,4 +729,36 @@ func statusError(status int, body []byte) error {
 		return kind
 	}
 	return fmt.Errorf("%w: %s", kind, s)
+}
+
+// param is one request parameter: a string, or an integer written in
+// decimal (amounts and offsets, written without formatting them to a
+// string first). Requests list their params in the byte order of the names,
+// which is the order of the string-to-sign and of the body.
+type param struct {
+	name  string
+	value string
+	num   int64
+	isNum bool
+}
+
+// signTypeParam is the sign_type param: empty (not sent) for MD5, the
+// default.
+func (c *Client) signTypeParam() param {
+	if c.signType == SignTypeMD5 {
+		return param{name: "sign_type"}
+	}
+	return param{name: "sign_type", value: string(c.signType)}
+}
+
+const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newNonce returns a nonce_str: 32 characters from crypto/rand.
+func newNonce() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (Go 1.24+ crashes the program instead)
+	for i := range b {
+		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
+	}
+	return string(b[:])
 }

@@ -10,8 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // The error model. Every error the SDK returns is one of these, or wraps one,
@@ -106,7 +104,7 @@ var (
 	// (a refund that does not echo the request's amounts, a query answer
 	// without the refund asked about, a negative amount, a refund larger than
 	// its order).
-	ErrMalformed = wire.ErrMalformedXML
+	ErrMalformed = errors.New("wxrefund: malformed message")
 
 	// ErrHTTPStatus reports an answer with an HTTP status other than 200 (a
 	// *MessageError whose StatusCode says which), other than nginx's
@@ -115,12 +113,12 @@ var (
 
 	// ErrBodyTooLarge reports an answer or notification body over the 64 KiB
 	// limit.
-	ErrBodyTooLarge = wire.ErrTooLarge
+	ErrBodyTooLarge = errors.New("wxrefund: body too large")
 
 	// ErrDecrypt reports a notification whose req_info cannot be decrypted:
 	// empty, not base64, not a whole number of AES blocks, or bad padding
 	// (most often a wrong API key).
-	ErrDecrypt = wire.ErrDecrypt
+	ErrDecrypt = errors.New("wxrefund: cannot decrypt req_info")
 
 	// ErrPaymentNotification reports a payment result notification (it has
 	// no req_info, and carries trade_type, openid or time_end) delivered to

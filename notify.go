@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // RefundNotification is the decrypted content of a refund result
@@ -30,7 +28,7 @@ type RefundNotification struct {
 // notifyReply is a NotifyHandler reply body, the two fields WeChat Pay
 // documents for the reply to a notification (chapter=9_16); it is not signed.
 func notifyReply(returnCode, returnMsg string) []byte {
-	b, err := wire.Encode(map[string]string{"return_code": returnCode, "return_msg": returnMsg})
+	b, err := encodeFlat("xml", map[string]string{"return_code": returnCode, "return_msg": returnMsg})
 	if err != nil { // unreachable: constant names and messages
 		panic(err)
 	}
@@ -84,42 +82,58 @@ func (c *Client) DecryptNotify(body []byte) (*RefundNotification, error) {
 	return n, nil
 }
 
-// paymentNotifyFields are fields of a payment result notification that a
-// refund notification never has outside req_info.
-var paymentNotifyFields = []string{"trade_type", "openid", "time_end", "bank_type"}
-
 func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
-	if len(body) > wire.MaxBody {
-		return nil, fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, wire.MaxBody)
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, maxBody)
 	}
-	outer, err := wire.Decode(body, "xml")
+	outer, err := decodeFlat(body, "xml")
 	if err != nil {
 		return nil, err
 	}
-	switch outer["return_code"] {
-	case "SUCCESS":
-	case "FAIL":
-		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: outer["return_msg"]}
-	default:
-		return nil, fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
-	}
-	if outer["appid"] != c.appID || outer["mch_id"] != c.mchID {
-		return nil, ErrMerchantMismatch
-	}
-	if outer["req_info"] == "" {
-		for _, k := range paymentNotifyFields {
-			if outer[k] != "" {
-				return nil, fmt.Errorf("%w (it has %s and no req_info): give refunds their own notify URL", ErrPaymentNotification, k)
+	var returnCode, returnMsg, appID, mchID, reqInfo, payment string
+	for _, f := range outer {
+		switch f.name {
+		case "return_code":
+			returnCode = f.value
+		case "return_msg":
+			returnMsg = f.value
+		case "appid":
+			appID = f.value
+		case "mch_id":
+			mchID = f.value
+		case "req_info":
+			reqInfo = f.value
+		case "trade_type", "openid", "time_end", "bank_type":
+			// Fields of a payment result notification, which a refund
+			// notification never has outside req_info.
+			if payment == "" && f.value != "" {
+				payment = f.name
 			}
 		}
 	}
-	pt, err := c.decryptReqInfo(outer["req_info"])
-	if err != nil {
-		return nil, err
+	switch returnCode {
+	case "SUCCESS":
+	case "FAIL":
+		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: returnMsg}
+	default:
+		return nil, fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
 	}
-	inner, err := wire.Decode(pt, "root", "xml")
-	clear(pt)
-	if err != nil {
+	if appID != c.appID || mchID != c.mchID {
+		return nil, ErrMerchantMismatch
+	}
+	if reqInfo == "" && payment != "" {
+		return nil, fmt.Errorf("%w (it has %s and no req_info): give refunds their own notify URL", ErrPaymentNotification, payment)
+	}
+	var inner fieldList
+	err = withReqInfo(c.keys().notify, reqInfo, func(pt []byte) error {
+		var err error
+		inner, err = decodeFlat(pt, "root", "xml") // copies what it keeps
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrDecrypt):
+		return nil, err
+	case err != nil:
 		// The decoder's message may name a decrypted field: say only what
 		// kind of failure it was.
 		return nil, fmt.Errorf("%w: decrypted content is not a flat XML document", ErrMalformed)
@@ -127,24 +141,25 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	if _, ok := checkUnambiguous(inner); !ok {
 		return nil, fmt.Errorf("%w: decrypted content holds text that could be another field", ErrMalformed)
 	}
-	p := fieldParser{fields: inner, redact: true}
+	raw := inner.toMap()
+	p := fieldParser{fields: raw, redact: true}
 	n := &RefundNotification{
-		AppID:               outer["appid"],
-		MchID:               outer["mch_id"],
-		TransactionID:       inner["transaction_id"],
-		OutTradeNo:          inner["out_trade_no"],
-		RefundID:            inner["refund_id"],
-		OutRefundNo:         inner["out_refund_no"],
+		AppID:               c.appID,
+		MchID:               c.mchID,
+		TransactionID:       raw["transaction_id"],
+		OutTradeNo:          raw["out_trade_no"],
+		RefundID:            raw["refund_id"],
+		OutRefundNo:         raw["out_refund_no"],
 		TotalFee:            p.amount("total_fee"),
 		SettlementTotalFee:  p.amount("settlement_total_fee"),
 		RefundFee:           p.amount("refund_fee"),
 		SettlementRefundFee: p.amount("settlement_refund_fee"),
-		Status:              RefundStatus(inner["refund_status"]),
+		Status:              RefundStatus(raw["refund_status"]),
 		SuccessTime:         p.time("success_time"),
-		RecvAccount:         inner["refund_recv_accout"],
-		RefundAccount:       inner["refund_account"],
-		RequestSource:       inner["refund_request_source"],
-		Raw:                 inner,
+		RecvAccount:         raw["refund_recv_accout"],
+		RefundAccount:       raw["refund_account"],
+		RequestSource:       raw["refund_request_source"],
+		Raw:                 raw,
 	}
 	p.require("out_refund_no", "refund_status", "refund_fee", "total_fee")
 	p.atMost("refund_fee", n.RefundFee, "total_fee", n.TotalFee)
@@ -169,7 +184,7 @@ func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error
 	if r.Body == nil { // a request built by hand, not received
 		return c.DecryptNotify(nil)
 	}
-	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
+	body, err := readLimited(r.Body, maxBody)
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
 		return nil, &MessageError{Op: opNotification, Err: err}

@@ -22,8 +22,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // Test identities. ntKey, ntAppID and ntMchID are the illustrative merchant
@@ -78,7 +76,7 @@ func ntClient(t testing.TB, appID, mchID, apiKey string) *Client {
 // ntInnerXML encodes inner as the <root> document WeChat Pay encrypts.
 func ntInnerXML(t testing.TB, inner map[string]string) []byte {
 	t.Helper()
-	x, err := wire.EncodeRoot("root", inner)
+	x, err := encodeFlat("root", inner)
 	require.NoError(t, err)
 	return x
 }
@@ -86,13 +84,13 @@ func ntInnerXML(t testing.TB, inner map[string]string) []byte {
 // ntReqInfo encrypts plaintext the way WeChat Pay does: AES-256-ECB with the
 // hex MD5 of apiKey, PKCS#7, standard base64.
 func ntReqInfo(apiKey string, plaintext []byte) string {
-	return base64.StdEncoding.EncodeToString(wire.EncryptECB(wire.NotifyKey(apiKey), plaintext))
+	return base64.StdEncoding.EncodeToString(mtEncryptECB(notifyKey(apiKey), plaintext))
 }
 
 // ntEnvelope wraps reqInfo in the outer notification document.
 func ntEnvelope(t testing.TB, appid, mchid, reqInfo string) []byte {
 	t.Helper()
-	body, err := wire.Encode(map[string]string{
+	body, err := mtEncode(map[string]string{
 		"return_code": "SUCCESS",
 		"appid":       appid,
 		"mch_id":      mchid,
@@ -208,7 +206,7 @@ func TestNotifyVectors(t *testing.T) {
 			assert.Len(t, n.Raw, 13)
 			assert.Equal(t, w.OutRefundNo, n.Raw["out_refund_no"])
 			if v.PlaintextFile != "" {
-				want, err := wire.Decode(ntReadVector(t, v.PlaintextFile), "root")
+				want, err := mtDecode(ntReadVector(t, v.PlaintextFile), "root")
 				require.NoError(t, err)
 				assert.Equal(t, want, n.Raw)
 			}
@@ -218,12 +216,12 @@ func TestNotifyVectors(t *testing.T) {
 			assert.Equal(t, v.AESKey, hex.EncodeToString(sum[:]))
 
 			if v.CiphertextLen != 0 {
-				outer, err := wire.Decode(body, "xml")
+				outer, err := mtDecode(body, "xml")
 				require.NoError(t, err)
 				ct, err := base64.StdEncoding.DecodeString(outer["req_info"])
 				require.NoError(t, err)
 				assert.Len(t, ct, v.CiphertextLen)
-				pt, err := wire.DecryptECB(wire.NotifyKey(v.Key), ct)
+				pt, err := decryptECB(notifyKey(v.Key), ct)
 				require.NoError(t, err)
 				assert.Len(t, pt, v.CiphertextLen-v.Pad)
 			}
@@ -267,7 +265,7 @@ func TestNotifyMinimalAndOptionalFields(t *testing.T) {
 	assert.Equal(t, int64(7), n.RefundFee)
 
 	// An inner <xml> root is tolerated as well as <root>.
-	x, err := wire.Encode(inner)
+	x, err := mtEncode(inner)
 	require.NoError(t, err)
 	n, err = c.DecryptNotify(ntEnvelope(t, ntAppID, ntMchID, ntReqInfo(ntKey, x)))
 	require.NoError(t, err)
@@ -284,7 +282,7 @@ func TestNotifyMinimalAndOptionalFields(t *testing.T) {
 // ntRawReqInfo encrypts raw blocks (no padding added) and wraps them as a
 // notification, to produce each bad-padding shape.
 func ntRawReqInfo(apiKey string, pt []byte) string {
-	b := wire.NotifyKey(apiKey)
+	b := notifyKey(apiKey)
 	ct := make([]byte, len(pt))
 	for i := 0; i+16 <= len(pt); i += 16 {
 		b.Encrypt(ct[i:i+16], pt[i:i+16])
@@ -320,7 +318,7 @@ func TestNotifyMalformed(t *testing.T) {
 	}
 	encryptPlain := func(pt string) []byte { return env(ntReqInfo(ntKey, []byte(pt))) }
 	outer := func(m map[string]string) []byte {
-		b, err := wire.Encode(m)
+		b, err := mtEncode(m)
 		require.NoError(t, err)
 		return b
 	}
@@ -385,8 +383,8 @@ func TestNotifyMalformed(t *testing.T) {
 		{"inner non-integer total_fee", innerWith(func(m map[string]string) { m["total_fee"] = "5e3" }), ErrMalformed},
 		{"inner overflowing settlement_refund_fee", innerWith(func(m map[string]string) { m["settlement_refund_fee"] = "99999999999999999999" }), ErrMalformed},
 		{"inner bad success_time", innerWith(func(m map[string]string) { m["success_time"] = "2024/06/03 10:15:42" }), ErrMalformed},
-		{"body over 64 KiB", append(bytes.Clone(good), bytes.Repeat([]byte(" "), wire.MaxBody)...), ErrBodyTooLarge},
-		{"body of 64 KiB + 1", append(bytes.Repeat([]byte(" "), wire.MaxBody+1-len(good)), good...), ErrBodyTooLarge},
+		{"body over 64 KiB", append(bytes.Clone(good), bytes.Repeat([]byte(" "), maxBody)...), ErrBodyTooLarge},
+		{"body of 64 KiB + 1", append(bytes.Repeat([]byte(" "), maxBody+1-len(good)), good...), ErrBodyTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -411,10 +409,10 @@ func TestNotifyMalformed(t *testing.T) {
 // replaced, so that the merchant check passes and decryption is reached.
 func ntReadVectorWithMerchant(t testing.TB, file, appid, mchid string) []byte {
 	t.Helper()
-	f, err := wire.Decode(ntReadVector(t, file), "xml")
+	f, err := mtDecode(ntReadVector(t, file), "xml")
 	require.NoError(t, err)
 	f["appid"], f["mch_id"] = appid, mchid
-	b, err := wire.Encode(f)
+	b, err := mtEncode(f)
 	require.NoError(t, err)
 	return b
 }
@@ -436,8 +434,8 @@ func TestNotifyExactlyMaxBody(t *testing.T) {
 	c := ntClient(t, ntAppID, ntMchID, ntKey)
 	good := ntEncryptNotify(t, ntKey, ntAppID, ntMchID, ntInner())
 	// Trailing white space after the root is allowed: pad to exactly 64 KiB.
-	body := append(bytes.Clone(good), bytes.Repeat([]byte("\n"), wire.MaxBody-len(good))...)
-	require.Len(t, body, wire.MaxBody)
+	body := append(bytes.Clone(good), bytes.Repeat([]byte("\n"), maxBody-len(good))...)
+	require.Len(t, body, maxBody)
 	n, err := c.DecryptNotify(body)
 	require.NoError(t, err)
 	assert.Equal(t, "RF20240603000001", n.OutRefundNo)
@@ -568,7 +566,7 @@ func TestNotifyHandlerRejectsOtherMethods(t *testing.T) {
 // and a return_msg.
 func ntAssertFailReply(t testing.TB, body []byte) map[string]string {
 	t.Helper()
-	f, err := wire.Decode(body, "xml")
+	f, err := mtDecode(body, "xml")
 	require.NoError(t, err, "%q", body)
 	assert.Equal(t, "FAIL", f["return_code"])
 	assert.NotEmpty(t, f["return_msg"])
@@ -623,7 +621,7 @@ func TestNotifyHandlerOversized(t *testing.T) {
 	var calls atomic.Int32
 	h := c.NotifyHandler(func(context.Context, *RefundNotification) error { calls.Add(1); return nil })
 	good := ntEncryptNotify(t, ntKey, ntAppID, ntMchID, ntInner())
-	body := append(bytes.Clone(good), bytes.Repeat([]byte(" "), wire.MaxBody)...)
+	body := append(bytes.Clone(good), bytes.Repeat([]byte(" "), maxBody)...)
 	rec := ntServe(h, http.MethodPost, body)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
 	ntAssertFailReply(t, rec.Body.Bytes())
@@ -634,7 +632,7 @@ func TestNotifyHandlerOversized(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
-	assert.LessOrEqual(t, r.n, int64(wire.MaxBody+1+32*1024))
+	assert.LessOrEqual(t, r.n, int64(maxBody+1+32*1024))
 	assert.Zero(t, calls.Load())
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -108,23 +107,8 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 	if !c.hasCert {
 		return nil, ErrCertificateRequired
 	}
-	params := map[string]string{
-		"out_refund_no":   req.OutRefundNo,
-		"total_fee":       strconv.FormatInt(req.TotalFee, 10),
-		"refund_fee":      strconv.FormatInt(req.RefundFee, 10),
-		"transaction_id":  req.TransactionID,
-		"out_trade_no":    req.OutTradeNo,
-		"refund_fee_type": req.RefundFeeType,
-		"refund_desc":     req.RefundDesc,
-		"refund_account":  req.RefundAccount,
-		"notify_url":      req.NotifyURL,
-	}
-	for k, v := range params {
-		if v == "" {
-			delete(params, k)
-		}
-	}
-	f, err := c.call(ctx, opRefund, pathRefund, params)
+	params := c.refundParams(req)
+	f, err := c.call(ctx, opRefund, pathRefund, params[:])
 	if err != nil {
 		return nil, refundOutcome(err)
 	}
@@ -135,6 +119,26 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 		return nil, refundOutcome(&MessageError{Op: opRefund, StatusCode: http.StatusOK, Err: err})
 	}
 	return r, nil
+}
+
+// refundParams are the parameters of a refund request, in the byte order of
+// their names (TestRequestParamsSorted checks it).
+func (c *Client) refundParams(req *RefundRequest) [13]param {
+	return [...]param{
+		{name: "appid", value: c.appID},
+		{name: "mch_id", value: c.mchID},
+		{name: "nonce_str", value: c.nonce()},
+		{name: "notify_url", value: req.NotifyURL},
+		{name: "out_refund_no", value: req.OutRefundNo},
+		{name: "out_trade_no", value: req.OutTradeNo},
+		{name: "refund_account", value: req.RefundAccount},
+		{name: "refund_desc", value: req.RefundDesc},
+		{name: "refund_fee", num: req.RefundFee, isNum: true},
+		{name: "refund_fee_type", value: req.RefundFeeType},
+		c.signTypeParam(),
+		{name: "total_fee", num: req.TotalFee, isNum: true},
+		{name: "transaction_id", value: req.TransactionID},
+	}
 }
 
 // parseRefundResponse builds the typed response from a verified field map of
@@ -160,23 +164,22 @@ func parseRefundResponse(f map[string]string, req *RefundRequest) (*RefundRespon
 		CouponRefundFee:     p.amount("coupon_refund_fee"),
 		FeeType:             f["fee_type"],
 		CashFeeType:         f["cash_fee_type"],
-		Coupons:             p.coupons("coupon_refund_count", ""),
+		Coupons:             p.coupons("coupon_refund_count"),
 		Raw:                 f,
 	}
 	p.require("refund_id")
-	echo := func(key, got, want string) {
-		if got != want {
-			p.failAs(kindRule, key, "does not echo the request's")
-		}
+	const notEchoed = "does not echo the request's"
+	if r.OutRefundNo != req.OutRefundNo {
+		p.failAs(kindRule, "out_refund_no", notEchoed)
 	}
-	echo("out_refund_no", r.OutRefundNo, req.OutRefundNo)
-	if req.TransactionID != "" {
-		echo("transaction_id", r.TransactionID, req.TransactionID)
-	} else {
-		echo("out_trade_no", r.OutTradeNo, req.OutTradeNo)
+	switch {
+	case req.TransactionID != "" && r.TransactionID != req.TransactionID:
+		p.failAs(kindRule, "transaction_id", notEchoed)
+	case req.TransactionID == "" && r.OutTradeNo != req.OutTradeNo:
+		p.failAs(kindRule, "out_trade_no", notEchoed)
 	}
-	p.equal("refund_fee", r.RefundFee, req.RefundFee, "does not echo the request's")
-	p.equal("total_fee", r.TotalFee, req.TotalFee, "does not echo the request's")
+	p.equal("refund_fee", r.RefundFee, req.RefundFee, notEchoed)
+	p.equal("total_fee", r.TotalFee, req.TotalFee, notEchoed)
 	p.atMost("settlement_refund_fee", r.SettlementRefundFee, "refund_fee", r.RefundFee)
 	p.atMost("settlement_total_fee", r.SettlementTotalFee, "total_fee", r.TotalFee)
 	p.atMost("cash_fee", r.CashFee, "total_fee", r.TotalFee)

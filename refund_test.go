@@ -18,8 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // The request and response of testdata/vectors (refund_request_9_1.xml,
@@ -81,7 +79,7 @@ func TestRefundGoldenRequest(t *testing.T) {
 // for the same parameters carry the same fields.
 func TestRefundRequestMatchesSpecSample(t *testing.T) {
 	t.Parallel()
-	want, err := wire.Decode(mtReadVector(t, "refund_request_9_1.xml"), "xml")
+	want, err := mtDecode(mtReadVector(t, "refund_request_9_1.xml"), "xml")
 	require.NoError(t, err)
 	c, mux := setup(t)
 	c.nonce = func() string { return mtNonce91 }
@@ -105,7 +103,7 @@ func TestRefundSpecSampleResponse(t *testing.T) {
 	require.NoError(t, err)
 	mtReceive(t, reqs)
 
-	raw, err := wire.Decode(sample, "xml")
+	raw, err := mtDecode(sample, "xml")
 	require.NoError(t, err)
 	want := &RefundResponse{
 		TransactionID:       "4200001234202406011234567890",
@@ -552,7 +550,7 @@ func TestRefundResponses(t *testing.T) {
 			handler: func(t *testing.T) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
 					f := mtSigned(mtRefundOK(mtReadRequest(t, r, SignTypeMD5).Fields), SignTypeMD5)
-					f["padding"] = strings.Repeat("x", wire.MaxBody)
+					f["padding"] = strings.Repeat("x", maxBody)
 					mtWriteFields(t, w, f)
 				}
 			},
@@ -584,17 +582,17 @@ func TestRefundBodyAtLimit(t *testing.T) {
 	mux.HandleFunc(pathRefund, func(w http.ResponseWriter, r *http.Request) {
 		f := mtRefundOK(mtReadRequest(t, r, SignTypeMD5).Fields)
 		f["padding"] = "x"
-		body, err := wire.Encode(mtSigned(f, SignTypeMD5))
+		body, err := mtEncode(mtSigned(f, SignTypeMD5))
 		assert.NoError(t, err)
-		f["padding"] = strings.Repeat("x", 1+wire.MaxBody-len(body))
-		body, err = wire.Encode(mtSigned(f, SignTypeMD5))
+		f["padding"] = strings.Repeat("x", 1+maxBody-len(body))
+		body, err = mtEncode(mtSigned(f, SignTypeMD5))
 		assert.NoError(t, err)
 		sizes <- len(body)
 		mtWriteXML(w, body)
 	})
 	resp, err := c.Refund(context.Background(), mtRefundReq())
 	require.NoError(t, err)
-	assert.Equal(t, wire.MaxBody, <-sizes)
+	assert.Equal(t, maxBody, <-sizes)
 	assert.NotEmpty(t, resp.Raw["padding"])
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -99,11 +98,11 @@ func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*Que
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	params, err := req.params()
+	params, err := c.queryParams(req)
 	if err != nil {
 		return nil, err
 	}
-	f, err := c.call(ctx, opRefundQuery, pathRefundQuery, params)
+	f, err := c.call(ctx, opRefundQuery, pathRefundQuery, params[:])
 	if err != nil {
 		return nil, err
 	}
@@ -114,42 +113,50 @@ func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*Que
 	return r, nil
 }
 
-func (r *QueryRefundRequest) params() (map[string]string, error) {
+// queryParams checks req and returns the parameters of its query, in the
+// byte order of their names (TestRequestParamsSorted checks it).
+func (c *Client) queryParams(r *QueryRefundRequest) ([9]param, error) {
 	if r == nil {
-		return nil, &ValidationError{Reason: "the request is nil"}
+		return [9]param{}, &ValidationError{Reason: "the request is nil"}
 	}
-	ids := []struct {
-		field, key, v string
-		max           int
+	ids := [...]struct {
+		field, v string
+		max      int
 	}{
-		{"TransactionID", "transaction_id", r.TransactionID, 32},
-		{"OutTradeNo", "out_trade_no", r.OutTradeNo, 32},
-		{"OutRefundNo", "out_refund_no", r.OutRefundNo, 64},
-		{"RefundID", "refund_id", r.RefundID, 32},
+		{"TransactionID", r.TransactionID, 32},
+		{"OutTradeNo", r.OutTradeNo, 32},
+		{"OutRefundNo", r.OutRefundNo, 64},
+		{"RefundID", r.RefundID, 32},
 	}
-	params := make(map[string]string, 8)
+	set := 0
 	for _, id := range ids {
 		if id.v == "" {
 			continue
 		}
-		if len(params) > 0 {
-			return nil, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
+		if set++; set > 1 {
+			return [9]param{}, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
 		}
 		if len(id.v) > id.max || !validRefundNo(id.v) {
-			return nil, &ValidationError{id.field, fmt.Sprintf("must be at most %d characters of 0-9 A-Z a-z _ - | * @", id.max)}
+			return [9]param{}, &ValidationError{id.field, fmt.Sprintf("must be at most %d characters of 0-9 A-Z a-z _ - | * @", id.max)}
 		}
-		params[id.key] = id.v
 	}
-	if len(params) == 0 {
-		return nil, &ValidationError{"TransactionID", "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID (all are empty)"}
+	if set == 0 {
+		return [9]param{}, &ValidationError{"TransactionID", "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID (all are empty)"}
 	}
-	switch {
-	case r.Offset < 0:
-		return nil, &ValidationError{"Offset", "must not be negative"}
-	case r.Offset > 0:
-		params["offset"] = strconv.Itoa(r.Offset)
+	if r.Offset < 0 {
+		return [9]param{}, &ValidationError{"Offset", "must not be negative"}
 	}
-	return params, nil
+	return [...]param{
+		{name: "appid", value: c.appID},
+		{name: "mch_id", value: c.mchID},
+		{name: "nonce_str", value: c.nonce()},
+		{name: "offset", num: int64(r.Offset), isNum: r.Offset > 0},
+		{name: "out_refund_no", value: r.OutRefundNo},
+		{name: "out_trade_no", value: r.OutTradeNo},
+		{name: "refund_id", value: r.RefundID},
+		c.signTypeParam(),
+		{name: "transaction_id", value: r.TransactionID},
+	}, nil
 }
 
 // parseQueryResponse builds the typed response from a verified field map
@@ -180,30 +187,32 @@ func parseQueryResponse(f map[string]string, req *QueryRefundRequest) (*QueryRef
 		r.Refunds = make([]RefundRecord, n)
 		base := recordBase(f)
 		for i := range r.Refunds {
-			s := strconv.Itoa(base + i)
 			rec := &r.Refunds[i]
-			if f["out_refund_no_"+s] == "" && f["refund_id_"+s] == "" {
+			p.record(base + i)
+			if p.str("out_refund_no") == "" && p.str("refund_id") == "" {
+				p.record(-1)
 				p.fail("refund_count", "counts more refunds than the message holds")
 				break
 			}
-			p.require("out_refund_no_"+s, "refund_id_"+s)
+			p.require("out_refund_no", "refund_id")
 			*rec = RefundRecord{
-				OutRefundNo:         f["out_refund_no_"+s],
-				RefundID:            f["refund_id_"+s],
-				RefundChannel:       f["refund_channel_"+s],
-				RefundFee:           p.amount("refund_fee_" + s),
-				SettlementRefundFee: p.amount("settlement_refund_fee_" + s),
-				CouponRefundFee:     p.amount("coupon_refund_fee_" + s),
-				Coupons:             p.coupons("coupon_refund_count_"+s, s+"_"),
-				Status:              RefundStatus(f["refund_status_"+s]),
-				RefundAccount:       f["refund_account_"+s],
-				RecvAccount:         f["refund_recv_accout_"+s],
-				SuccessTime:         p.time("refund_success_time_" + s),
+				OutRefundNo:         p.str("out_refund_no"),
+				RefundID:            p.str("refund_id"),
+				RefundChannel:       p.str("refund_channel"),
+				RefundFee:           p.amount("refund_fee"),
+				SettlementRefundFee: p.amount("settlement_refund_fee"),
+				CouponRefundFee:     p.amount("coupon_refund_fee"),
+				Coupons:             p.coupons("coupon_refund_count"),
+				Status:              RefundStatus(p.str("refund_status")),
+				RefundAccount:       p.str("refund_account"),
+				RecvAccount:         p.str("refund_recv_accout"),
+				SuccessTime:         p.time("refund_success_time"),
 			}
-			p.atMost("refund_fee_"+s, rec.RefundFee, "total_fee", r.TotalFee)
-			p.atMost("settlement_refund_fee_"+s, rec.SettlementRefundFee, "refund_fee_"+s, rec.RefundFee)
-			p.split("refund_fee_"+s, rec.RefundFee, "coupon_refund_fee_"+s, rec.CouponRefundFee, rec.Coupons, "")
+			p.atMost("refund_fee", rec.RefundFee, "total_fee", r.TotalFee)
+			p.atMost("settlement_refund_fee", rec.SettlementRefundFee, "refund_fee_$n", rec.RefundFee)
+			p.split("refund_fee", rec.RefundFee, "coupon_refund_fee", rec.CouponRefundFee, rec.Coupons, "")
 		}
+		p.record(-1)
 	}
 	if r.TotalRefundCount > 0 && len(r.Refunds) > r.TotalRefundCount {
 		p.failAs(kindRule, "refund_count", "exceeds total_refund_count")

@@ -13,15 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // mtQuerySample returns the fields of the query response vector
 // (testdata/vectors/refundquery_response_9_3.xml).
 func mtQuerySample(t testing.TB) map[string]string {
 	t.Helper()
-	f, err := wire.Decode(mtReadVector(t, "refundquery_response_9_3.xml"), "xml")
+	f, err := mtDecode(mtReadVector(t, "refundquery_response_9_3.xml"), "xml")
 	require.NoError(t, err)
 	return f
 }

@@ -7,7 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -37,93 +38,204 @@ func (t SignType) valid() bool { return t == SignTypeMD5 || t == SignTypeHMACSHA
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3.
 func Sign(params map[string]string, apiKey string, t SignType) string {
-	var dst [64]byte
-	return string(appendSign(dst[:0], params, apiKey, t))
-}
-
-// signScratch is appendSign's working memory, pooled so that signing
-// allocates little more than the hash state.
-type signScratch struct {
-	keys []string
-	buf  [512]byte
-	sum  [sha256.Size]byte
-}
-
-var keyPool = sync.Pool{New: func() any { return &signScratch{keys: make([]string, 0, 48)} }}
-
-// appendSign appends the uppercase hex signature to dst.
-func appendSign(dst []byte, params map[string]string, apiKey string, t SignType) []byte {
-	sc := keyPool.Get().(*signScratch)
-	keys := sc.keys[:0]
-	for k, v := range params {
-		if k == "sign" || v == "" {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-
 	var h hash.Hash
 	if t == SignTypeHMACSHA256 {
 		h = hmac.New(sha256.New, []byte(apiKey))
 	} else {
-		h = md5.New()
+		h = md5Pool.Get().(hash.Hash)
+		defer md5Pool.Put(h)
 	}
-	// Write the string-to-sign through a small buffer rather than building it.
-	buf := &sc.buf
-	b := buf[:0]
-	put := func(s string) {
-		for len(s) > 0 {
-			if len(b) == len(buf) {
-				h.Write(b)
-				b = b[:0]
-			}
-			n := copy(buf[len(b):], s)
-			b, s = buf[:len(b)+n], s[n:]
+	w := newSignWriter(h)
+	defer w.release()
+	keys := w.keys[:0]
+	for k, v := range params {
+		if k != "sign" && v != "" {
+			keys = append(keys, k)
 		}
 	}
+	slices.Sort(keys)
 	for _, k := range keys {
-		v := params[k]
-		if len(b)+len(k)+len(v)+2 <= len(buf) { // the common case
-			b = append(append(append(append(b, k...), '='), v...), '&')
-			continue
-		}
-		put(k)
-		put("=")
-		put(v)
-		put("&")
+		w.pair(k, params[k])
 	}
-	put("key=")
-	put(apiKey)
-	h.Write(b)
+	clear(keys)
+	w.keys = keys[:0]
+	var dst [64]byte
+	return string(w.finish(dst[:0], apiKey))
+}
 
-	digest := h.Sum(sc.sum[:0])
+// md5Pool holds MD5 states; they carry no key (signWriter.finish resets
+// them), so one pool serves every Client.
+var md5Pool = sync.Pool{New: func() any { return md5.New() }}
+
+// signWriter feeds a string-to-sign into a hash through a buffer, so that a
+// signature costs one hash call per 512 bytes instead of four per field.
+// Writers are pooled; their buffers are cleared before reuse.
+type signWriter struct {
+	h    hash.Hash
+	n    int
+	buf  [512]byte
+	sum  [sha256.Size]byte
+	keys []string // Sign's sort scratch
+}
+
+var writerPool = sync.Pool{New: func() any { return &signWriter{keys: make([]string, 0, 32)} }}
+
+func newSignWriter(h hash.Hash) *signWriter {
+	w := writerPool.Get().(*signWriter)
+	w.h, w.n = h, 0
+	return w
+}
+
+// release clears the writer (the string-to-sign ends with the API key) and
+// returns it to the pool.
+func (w *signWriter) release() {
+	clear(w.buf[:])
+	w.h = nil
+	writerPool.Put(w)
+}
+
+func (w *signWriter) flush() {
+	w.h.Write(w.buf[:w.n])
+	w.n = 0
+}
+
+func (w *signWriter) str(s string) {
+	for len(s) > 0 {
+		if w.n == len(w.buf) {
+			w.flush()
+		}
+		c := copy(w.buf[w.n:], s)
+		w.n += c
+		s = s[c:]
+	}
+}
+
+// pair writes "name=value&".
+func (w *signWriter) pair(name, value string) {
+	if w.n+len(name)+len(value)+2 <= len(w.buf) { // the common case
+		w.n += copy(w.buf[w.n:], name)
+		w.buf[w.n] = '='
+		w.n++
+		w.n += copy(w.buf[w.n:], value)
+		w.buf[w.n] = '&'
+		w.n++
+		return
+	}
+	w.str(name)
+	w.str("=")
+	w.str(value)
+	w.str("&")
+}
+
+// pairInt writes "name=<decimal>&" without formatting to a string.
+func (w *signWriter) pairInt(name string, v int64) {
+	var d [20]byte
+	digits := strconv.AppendInt(d[:0], v, 10)
+	if w.n+len(name)+len(digits)+2 > len(w.buf) {
+		w.flush()
+	}
+	w.n += copy(w.buf[w.n:], name)
+	w.buf[w.n] = '='
+	w.n++
+	w.n += copy(w.buf[w.n:], digits)
+	w.buf[w.n] = '&'
+	w.n++
+}
+
+// finish writes "key=" and the API key, appends the signature to dst as
+// uppercase hex, and resets the hash.
+func (w *signWriter) finish(dst []byte, apiKey string) []byte {
+	w.str("key=")
+	w.str(apiKey)
+	w.flush()
+	digest := w.h.Sum(w.sum[:0])
+	w.h.Reset()
 	n := len(dst)
 	dst = hex.AppendEncode(dst, digest)
-	clear(keys)
-	clear(buf[:])
-	sc.keys = keys[:0]
-	keyPool.Put(sc)
 	for i := n; i < len(dst); i++ {
 		if c := dst[i]; c >= 'a' && c <= 'f' {
 			dst[i] = c - 'a' + 'A'
 		}
 	}
+	clear(w.sum[:])
 	return dst
 }
 
-// verifySign checks fields["sign"] against the signature of all other fields
-// (every field received, unknown ones included) in constant time. A missing
-// sign is a mismatch.
-func verifySign(fields map[string]string, apiKey string, t SignType) error {
-	got, ok := fields["sign"]
-	if !ok || got == "" {
-		return fmt.Errorf("%w: the message carries no sign", ErrSignatureMismatch)
+// signer signs and verifies with one API key: MD5 states from md5Pool, and
+// HMAC-SHA256 states keyed once per Client and pooled (a keyed HMAC costs
+// two hash blocks and several allocations to build).
+type signer struct {
+	apiKey string
+	hmacs  sync.Pool
+}
+
+func newSigner(apiKey string) *signer {
+	s := &signer{apiKey: apiKey}
+	s.hmacs.New = func() any { return hmac.New(sha256.New, []byte(apiKey)) }
+	return s
+}
+
+func (s *signer) writer(t SignType) *signWriter {
+	if t == SignTypeHMACSHA256 {
+		return newSignWriter(s.hmacs.Get().(hash.Hash))
+	}
+	return newSignWriter(md5Pool.Get().(hash.Hash))
+}
+
+// done returns w and its hash to their pools.
+func (s *signer) done(w *signWriter, t SignType) {
+	if t == SignTypeHMACSHA256 {
+		s.hmacs.Put(w.h)
+	} else {
+		md5Pool.Put(w.h)
+	}
+	w.release()
+}
+
+// signParams appends the signature of params, which are in the byte order
+// of their names, to dst.
+func (s *signer) signParams(dst []byte, params []param, t SignType) []byte {
+	w := s.writer(t)
+	defer s.done(w, t)
+	for _, p := range params {
+		switch {
+		case p.isNum:
+			w.pairInt(p.name, p.num)
+		case p.value != "":
+			w.pair(p.name, p.value)
+		}
+	}
+	return w.finish(dst, s.apiKey)
+}
+
+// verify checks the sign of fields (sorted by name) against the signature
+// of all the others, every field received, unknown ones included, in one
+// pass and in constant time. A missing sign is a mismatch. Fields that pass
+// are also checked to be unambiguous (checkUnambiguous), in the same pass.
+func (s *signer) verify(fields fieldList, t SignType) error {
+	w := s.writer(t)
+	defer s.done(w, t)
+	var got, regrouped string
+	for _, f := range fields {
+		switch {
+		case f.name == "sign":
+			got = f.value
+		case f.value != "":
+			if regrouped == "" && regroupable(f.value) {
+				regrouped = f.name
+			}
+			w.pair(f.name, f.value)
+		}
 	}
 	var dst [64]byte
-	want := appendSign(dst[:0], fields, apiKey, t)
-	if !hmac.Equal(want, []byte(got)) {
+	want := w.finish(dst[:0], s.apiKey)
+	switch {
+	case got == "":
+		return fmt.Errorf("%w: the message carries no sign", ErrSignatureMismatch)
+	case !hmac.Equal(want, []byte(got)):
 		return fmt.Errorf("%w (%s)", ErrSignatureMismatch, t)
+	case regrouped != "":
+		return fmt.Errorf("%w: field %s holds text that could be another signed field", ErrMalformed, shortName(regrouped))
 	}
 	return nil
 }
@@ -142,10 +254,10 @@ func verifySign(fields map[string]string, apiKey string, t SignType) error {
 // the received fields are that division, they are the ones that were signed
 // (WeChat Pay's own values never hold such text). A value that does hold it
 // could have been regrouped, and the message is not trusted.
-func checkUnambiguous(fields map[string]string) (string, bool) {
-	for k, v := range fields {
-		if k != "sign" && regroupable(v) {
-			return k, false
+func checkUnambiguous(fields fieldList) (string, bool) {
+	for _, f := range fields {
+		if f.name != "sign" && regroupable(f.value) {
+			return f.name, false
 		}
 	}
 	return "", true

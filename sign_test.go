@@ -14,8 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // ntSignVectors is testdata/vectors/sign_vectors.json.
@@ -122,7 +120,7 @@ func TestSignDocumentVectors(t *testing.T) {
 	for _, d := range ntLoadSignVectors(t).Documents {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
-			fields, err := wire.Decode(ntReadVector(t, d.File), "xml")
+			fields, err := mtDecode(ntReadVector(t, d.File), "xml")
 			require.NoError(t, err)
 			require.Equal(t, d.Sign, fields["sign"])
 			for _, k := range d.EmptyFields {
@@ -355,6 +353,12 @@ func TestVerifySign(t *testing.T) {
 	}
 }
 
+// mtCheck runs checkAnswer on a map, returning only the error.
+func mtCheck(c *Client, fields map[string]string) error {
+	_, err := c.checkAnswer("refund", mtFieldList(fields))
+	return err
+}
+
 // return_code FAIL is unsigned and surfaces return_msg; otherwise
 // the signature is checked over every field before appid/mch_id and
 // result_code are believed.
@@ -369,25 +373,25 @@ func TestCheckAnswerVerifiesBeforeTrusting(t *testing.T) {
 	ok := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "appid": ntAppID, "mch_id": ntMchID, "nonce_str": "n", "result_code": "SUCCESS"}
 	with := func(k, v string) map[string]string { m := ntCopy(ok); m[k] = v; return m }
 
-	require.NoError(t, c.checkAnswer("refund", signed(ok)))
-	vec, err := wire.Decode(ntReadVector(t, "refund_response_9_2.xml"), "xml")
+	require.NoError(t, mtCheck(c, signed(ok)))
+	vec, err := mtDecode(ntReadVector(t, "refund_response_9_2.xml"), "xml")
 	require.NoError(t, err)
-	require.NoError(t, c.checkAnswer("refund", vec))
+	require.NoError(t, mtCheck(c, vec))
 
-	err = c.checkAnswer("refund", map[string]string{"return_code": "FAIL", "return_msg": "invalid refund_fee"})
+	err = mtCheck(c, map[string]string{"return_code": "FAIL", "return_msg": "invalid refund_fee"})
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, "invalid refund_fee", e.ReturnMsg)
 
 	fail := signed(map[string]string{"return_code": "SUCCESS", "appid": ntAppID, "mch_id": ntMchID, "result_code": "FAIL", "err_code": "NOTENOUGH", "err_code_des": "余额不足"})
-	err = c.checkAnswer("refund", fail)
+	err = mtCheck(c, fail)
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, CodeNotEnough, e.ErrCode)
 
 	// A FAIL that does not verify is not believed.
 	forged := ntCopy(fail)
 	forged["err_code"] = CodeSystemError
-	require.ErrorIs(t, c.checkAnswer("refund", forged), ErrSignatureMismatch)
+	require.ErrorIs(t, mtCheck(c, forged), ErrSignatureMismatch)
 
 	for name, tc := range map[string]struct {
 		fields map[string]string
@@ -402,7 +406,7 @@ func TestCheckAnswerVerifiesBeforeTrusting(t *testing.T) {
 		"odd result_code":     {signed(with("result_code", "PENDING")), ErrMalformed},
 		"missing result_code": {signed(with("result_code", "")), ErrMalformed},
 	} {
-		err := c.checkAnswer("refund", tc.fields)
+		err := mtCheck(c, tc.fields)
 		require.ErrorIs(t, err, tc.target, name)
 		var me *MessageError
 		require.ErrorAs(t, err, &me, name)

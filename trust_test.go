@@ -19,8 +19,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // ttRefundWithCoupon answers a refund of mtRefundReq (2000 of 5000 fen) that
@@ -338,7 +336,7 @@ func TestNotifyPaymentNotification(t *testing.T) {
 		"time_end": "20240601123456",
 	}
 	payment["sign"] = Sign(payment, ntKey, SignTypeMD5)
-	body, err := wire.Encode(payment)
+	body, err := mtEncode(payment)
 	require.NoError(t, err)
 	n, err := c.DecryptNotify(body)
 	assert.Nil(t, n)

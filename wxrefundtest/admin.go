@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // adminHandler serves the JSON admin API documented on Server.Handler.
@@ -198,7 +197,7 @@ func (s *Server) adminSetBalance(w http.ResponseWriter, r *http.Request) {
 // readJSON decodes one JSON object of at most 64 KiB with only known fields
 // into v, or answers 400 and returns false.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
+	body, err := readBody(r.Body)
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
 		return false

@@ -119,7 +119,8 @@ func TestWithClientErrors(t *testing.T) {
 }
 
 // TestWithClientPaging pages through 25 refunds of a coupon order with
-// wxrefund.Client, the way SPEC §5.2's loop does.
+// wxrefund.Client, offset by offset as refund query documents for orders
+// with more than ten refunds.
 func TestWithClientPaging(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
 )
 
@@ -65,8 +64,8 @@ func FuzzServerRequest(f *testing.F) {
 
 	seed := func(p params) []byte {
 		p["appid"], p["mch_id"], p["nonce_str"] = appID, mchID, "n0nce"
-		p["sign"] = wxrefund.Sign(p, key, wxrefund.SignType(p["sign_type"]))
-		b, err := wire.Encode(p)
+		p["sign"] = wxrefundtest.Sign(p, key, wxrefund.SignType(p["sign_type"]))
+		b, err := wxrefundtest.EncodeXML("xml", p)
 		require.NoError(f, err)
 		return b
 	}
@@ -98,13 +97,13 @@ func FuzzServerRequest(f *testing.F) {
 			method = http.MethodGet
 		}
 		signType := wxrefund.SignTypeMD5
-		if fields, err := wire.Decode(body, "xml"); err == nil {
+		if fields, err := wxrefundtest.DecodeXML(body, "xml"); err == nil {
 			if fields["sign_type"] == string(wxrefund.SignTypeHMACSHA256) {
 				signType = wxrefund.SignTypeHMACSHA256
 			}
 			if resign {
-				fields["sign"] = wxrefund.Sign(fields, key, signType)
-				if b, err := wire.Encode(fields); err == nil {
+				fields["sign"] = wxrefundtest.Sign(fields, key, signType)
+				if b, err := wxrefundtest.EncodeXML("xml", fields); err == nil {
 					body = b
 				}
 			}
@@ -138,7 +137,7 @@ func FuzzServerRequest(f *testing.F) {
 			if method == http.MethodGet {
 				signType = wxrefund.SignTypeMD5
 			}
-			ans, err := wire.Decode(out, "xml")
+			ans, err := wxrefundtest.DecodeXML(out, "xml")
 			if err != nil {
 				t.Fatalf("%s: answer is not XML: %v", path, err)
 			}
@@ -148,7 +147,7 @@ func FuzzServerRequest(f *testing.F) {
 					t.Fatalf("%s: bad FAIL answer %q", path, out)
 				}
 			case "SUCCESS":
-				if ans["sign"] != wxrefund.Sign(ans, key, signType) {
+				if ans["sign"] != wxrefundtest.Sign(ans, key, signType) {
 					t.Fatalf("%s: answer sign does not verify (%s): %q", path, signType, out)
 				}
 				if ans["result_code"] != "SUCCESS" && (ans["result_code"] != "FAIL" || ans["err_code"] == "") {

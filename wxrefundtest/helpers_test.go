@@ -14,14 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
 )
 
 // These tests drive the fake with hand-written XML over plain net/http,
-// signed with wxrefund.Sign and parsed with wire.Decode, so that the fake is
-// tested independently of wxrefund.Client (client_test.go adds one
-// round trip through the Client).
+// signed and parsed with the fake's own codec (export_test.go), so that the
+// fake is tested independently of package wxrefund (client_test.go adds
+// round trips through wxrefund.Client).
 
 // newServer starts a Server that is closed when the test ends.
 func newServer(t testing.TB, opts ...wxrefundtest.Option) *wxrefundtest.Server {
@@ -80,13 +79,13 @@ func sign(s *wxrefundtest.Server, p params, st wxrefund.SignType) params {
 	for k, v := range p {
 		out[k] = v
 	}
-	out["sign"] = wxrefund.Sign(out, key, st)
+	out["sign"] = wxrefundtest.Sign(out, key, st)
 	return out
 }
 
 func encode(t testing.TB, p params) []byte {
 	t.Helper()
-	b, err := wire.Encode(p)
+	b, err := wxrefundtest.EncodeXML("xml", p)
 	require.NoError(t, err)
 	return b
 }
@@ -107,12 +106,12 @@ func postRaw(t testing.TB, hc *http.Client, url string, body []byte) (int, []byt
 // request's appid and mch_id echoed and a nonce_str.
 func decode(t testing.TB, s *wxrefundtest.Server, raw []byte, st wxrefund.SignType) params {
 	t.Helper()
-	f, err := wire.Decode(raw, "xml")
+	f, err := wxrefundtest.DecodeXML(raw, "xml")
 	require.NoError(t, err, "answer: %s", raw)
 	if f["return_code"] == "SUCCESS" {
 		_, _, key := s.Credentials()
 		require.NotEmpty(t, f["sign"], "a return_code SUCCESS answer must be signed")
-		require.Equal(t, wxrefund.Sign(f, key, st), f["sign"], "answer sign (%s)", st)
+		require.Equal(t, wxrefundtest.Sign(f, key, st), f["sign"], "answer sign (%s)", st)
 		require.NotEmpty(t, f["nonce_str"])
 		require.NotContains(t, f, "sign_type", "WeChat Pay does not echo sign_type")
 	} else {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 const (
@@ -151,7 +150,7 @@ func (s *Server) addOrder(o Order) (Order, error) {
 	}
 	for o.TransactionID == "" || s.ordersTxn[o.TransactionID] != nil {
 		s.seq++
-		o.TransactionID = "4200" + now.In(wire.CST).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
+		o.TransactionID = "4200" + now.In(chinaTime).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
 	}
 	if o.CouponFee > 0 && o.CouponID == "" {
 		o.CouponID = "2" + digits(10)
@@ -391,8 +390,12 @@ type refundReq struct {
 	account, notifyURL                     string
 }
 
-// applyRefund runs the business rules of SPEC §3, §4 and §7 and returns the
-// response fields of the accepted (or earlier identical) refund. For an
+// applyRefund runs the business rules of apply refund
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4): the
+// out_refund_no is the idempotency key, an order takes at most
+// MaxRefundsPerOrder refunds and must be paid less than a year ago, and the
+// balance must cover the refund. It returns the response fields of the
+// accepted (or earlier identical) refund. For an
 // accepted refund it also takes, in the same critical section, the next
 // answer LoseNext asked to lose: lost is then true and errCode what to answer
 // instead ("" for no answer at all).
@@ -419,7 +422,8 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 		return nil, &bizError{wxrefund.CodeOrderNotExist, "订单不存在"}
 	}
 	if r, ok := s.refunds[q.outRefundNo]; ok {
-		// out_refund_no is the idempotency key (SPEC §3.1, §4.2).
+		// out_refund_no is the idempotency key: a retry with the same
+		// one returns the same refund.
 		if r.order != o {
 			return nil, &bizError{wxrefund.CodeInvalidRequest, "商户退款单号已用于其他订单"}
 		}
@@ -475,7 +479,7 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	}
 	for r.refundID == "" || s.refundIDs[r.refundID] != nil {
 		s.seq++
-		r.refundID = "50300" + now.In(wire.CST).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
+		r.refundID = "50300" + now.In(chinaTime).Format("20060102") + digits(8) + seqDigits(s.seq, 8)
 	}
 	o.refunds = append(o.refunds, r)
 	s.refunds[r.outRefundNo] = r
@@ -524,8 +528,10 @@ func (s *Server) scheduleAutoComplete(r *refund) {
 	s.timers[t] = struct{}{}
 }
 
-// refundFields are the business fields of an accepted refund (SPEC §3.2 and
-// the sample of §9.2). Called with s.mu held.
+// refundFields are the business fields of an accepted refund: those of the
+// apply-refund response
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4), as in
+// testdata/vectors/refund_response_9_2.xml. Called with s.mu held.
 func refundFields(r *refund) map[string]string {
 	o := r.order
 	f := map[string]string{
@@ -562,7 +568,8 @@ type queryReq struct {
 	hasOffset                                        bool
 }
 
-// queryRefunds answers a refund query (SPEC §5).
+// queryRefunds answers a refund query
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5).
 func (s *Server) queryRefunds(q queryReq) (map[string]string, *bizError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -630,7 +637,7 @@ func (s *Server) queryRefunds(q queryReq) (map[string]string, *bizError) {
 		f["refund_account_"+sn] = r.account
 		f["refund_recv_accout_"+sn] = recvAccount
 		if r.status == wxrefund.RefundStatusSuccess {
-			f["refund_success_time_"+sn] = r.successAt.In(wire.CST).Format(wire.TimeLayout)
+			f["refund_success_time_"+sn] = r.successAt.In(chinaTime).Format(timeLayout)
 		}
 	}
 	f["refund_fee"] = itoa(sum)
@@ -645,7 +652,8 @@ const recvAccount = "支付用户零钱"
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // validID reports whether s is 1..maxLen characters of 0-9 A-Z a-z _ - | * @
-// (SPEC §3.1 out_refund_no; out_trade_no uses a subset).
+// (the characters apply refund documents for out_refund_no; out_trade_no
+// uses a subset).
 func validID(s string, maxLen int) bool {
 	if len(s) == 0 || len(s) > maxLen {
 		return false
@@ -679,8 +687,10 @@ func seqDigits(seq uint64, n int) string {
 	return fmt.Sprintf("%0*s", n, s)
 }
 
-// notification builds the body WeChat Pay would POST for final refund r
-// (SPEC §6.2, §6.4, §9.4). Called with s.mu held.
+// notification builds the body WeChat Pay would POST for final refund r:
+// the outer and inner fields of
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16, as in
+// testdata/vectors/notify_9_4_plaintext.xml. Called with s.mu held.
 func (s *Server) notification(r *refund) ([]byte, error) {
 	o := r.order
 	inner := map[string]string{
@@ -700,7 +710,7 @@ func (s *Server) notification(r *refund) ([]byte, error) {
 		inner["settlement_total_fee"] = itoa(o.TotalFee - o.CouponFee)
 	}
 	if r.status == wxrefund.RefundStatusSuccess {
-		inner["success_time"] = r.successAt.In(wire.CST).Format(wire.TimeLayout)
+		inner["success_time"] = r.successAt.In(chinaTime).Format(timeLayout)
 	}
 	return EncryptNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID)
 }

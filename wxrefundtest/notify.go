@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // EncryptNotify builds the body of a refund notification as WeChat Pay POSTs
@@ -26,16 +25,16 @@ func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string)
 	if len(apiKey) != 32 {
 		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: the API key must be 32 characters, got %d", len(apiKey))
 	}
-	inner, err := wire.EncodeRoot("root", fields)
+	inner, err := encodeXML("root", fields)
 	if err != nil {
 		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
 	}
-	ct := wire.EncryptECB(wire.NotifyKey(apiKey), inner)
-	body, err := wire.Encode(map[string]string{
+	ct := encryptECB(apiKey, inner)
+	body, err := encodeXML("xml", map[string]string{
 		"return_code": "SUCCESS",
 		"appid":       appID,
 		"mch_id":      mchID,
-		"nonce_str":   wire.Nonce(),
+		"nonce_str":   newNonce(),
 		"req_info":    base64.StdEncoding.EncodeToString(ct),
 	})
 	if err != nil {
@@ -120,11 +119,11 @@ func (s *Server) deliver(r *refund, url string, body []byte, dup bool) Delivery 
 		if resp, err = s.cfg.notifyClient.Do(req); err == nil {
 			d.StatusCode = resp.StatusCode
 			var raw []byte
-			raw, err = wire.ReadLimited(resp.Body, wire.MaxBody)
+			raw, err = readBody(resp.Body)
 			resp.Body.Close()
 			if err == nil {
 				var reply map[string]string
-				if reply, err = wire.Decode(raw, "xml"); err == nil {
+				if reply, err = decodeXML(raw, "xml"); err == nil {
 					d.ReturnCode, d.ReturnMsg = reply["return_code"], reply["return_msg"]
 				} else {
 					err = fmt.Errorf("reply: %w", err)

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
 )
 
@@ -61,12 +60,13 @@ func (m *merchant) received() [][]byte {
 	return append([][]byte(nil), m.bodies...)
 }
 
-// decryptNotify opens a notification the way SPEC §6 describes, without
-// wxrefund.Client: outer <xml>, base64, AES-256-ECB with the MD5-hex key,
-// PKCS#7, inner <root>.
+// decryptNotify opens a notification the way
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 describes,
+// with the fake's own codec rather than wxrefund.Client: outer <xml>,
+// base64, AES-256-ECB with the MD5-hex key, PKCS#7, inner <root>.
 func decryptNotify(t testing.TB, s *wxrefundtest.Server, body []byte) (outer, inner params) {
 	t.Helper()
-	outer, err := wire.Decode(body, "xml")
+	outer, err := wxrefundtest.DecodeXML(body, "xml")
 	require.NoError(t, err)
 	appID, mchID, key := s.Credentials()
 	require.Equal(t, "SUCCESS", outer["return_code"])
@@ -76,10 +76,10 @@ func decryptNotify(t testing.TB, s *wxrefundtest.Server, body []byte) (outer, in
 	require.NotContains(t, outer, "sign", "the outer notification is not signed")
 	ct, err := base64.StdEncoding.DecodeString(outer["req_info"])
 	require.NoError(t, err)
-	pt, err := wire.DecryptECB(wire.NotifyKey(key), ct)
+	pt, err := wxrefundtest.DecryptECB(key, ct)
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(pt, []byte("<root>")), "inner root is <root>: %s", pt)
-	inner, err = wire.Decode(pt, "root")
+	inner, err = wxrefundtest.DecodeXML(pt, "root")
 	require.NoError(t, err)
 	return outer, inner
 }
@@ -424,30 +424,31 @@ func TestEncryptNotify(t *testing.T) {
 	body, err := wxrefundtest.EncryptNotify(key, fields, "wx8888888888888888", "1900000109")
 	require.NoError(t, err)
 
-	// Decrypted independently, it holds exactly the fields.
-	outer, err := wire.Decode(body, "xml")
+	// Decrypted by the fake's codec, it holds exactly the fields.
+	outer, err := wxrefundtest.DecodeXML(body, "xml")
 	require.NoError(t, err)
 	require.Equal(t, "SUCCESS", outer["return_code"])
 	ct, err := base64.StdEncoding.DecodeString(outer["req_info"])
 	require.NoError(t, err)
-	pt, err := wire.DecryptECB(wire.NotifyKey(key), ct)
+	pt, err := wxrefundtest.DecryptECB(key, ct)
 	require.NoError(t, err)
-	inner, err := wire.Decode(pt, "root")
+	inner, err := wxrefundtest.DecodeXML(pt, "root")
 	require.NoError(t, err)
 	require.Equal(t, fields, inner)
 
-	// The SPEC §9.4 ciphertext decrypts with the same key derivation to the
-	// same fields (its plaintext has line breaks, so its bytes differ).
+	// The req_info of testdata/vectors/notify_9_4.xml decrypts with the same
+	// key derivation to the same fields (its plaintext has line breaks, so
+	// its bytes differ).
 	const sample = "sEjsQrpoAzx9vdtBadNoafY53LmUnRd8lnXNKA1qHG+EHWUHGlS/gD+o/CHh+IYEgQWl4rJPh8x3AnMoG/TRLTNIqHfVIFKet4eLLQ9KUu2V83vqd5usLMFw0LWz8Wzly2e3VWOs1L9pHNiewoN+Y1dccGMnL77yjSv7L7Pjc6AXPfxmpkqxjdLkA0QCXU9Y0JB8HH6bMDBpPt3QH4waJEnMMJT8qYX+j8j3IUyqIj1WTNgpqIl1dVpca+CZzQq5QEyjsj7f0JbOJzl0/eQM6OsXAekYJAUSd7DLjAbBVMh7jD+ld6crCnRoKV2UXM+f2CkvpnzqNS9k7QJ4s9JciO6VWYpUB6A7uhAc6cNsmv1YLw+VYaP/SMjGlxzrsTL10A+7NhwKoSy5ZY21aXcoLRW2oOJYSYnj7WszmnuVTbuDzyqKsJzQSA0MWaNUHD2WsXW1GiElECySRtWnFCw5plIMSxyYhWZyvk++317poJgzldI64Y2H//KKqQ3z3N62MDzx3Ccz5Bws6FLsw6v5sQrUx6U8NzhoqV6kiWhVBsmNS44cLf2ipt+GclO7Mf6mA/eM5Jl0ZLshzjivWgNg/GpIVBI3sdgQ3AQXlH0ttR9KrzhRUVJM7qW8QYQz66L302v+DLgSy1pVE7veLJlMXnqEcnhYSbBooEzmHANAs3UUZpvOELI7xACdnMxsinkXOdk2BoKXB9CXmla7M/YwrpO9W0tBB9/Zv79yWiMRobt71MvwJwJlci8M0g/wvn6PhuECSm9c3C5F2J9h4zUDgw5sY4Lmxjt7O/DLEHppzRHst9gghWEGgdXSFXYDiC9dZUt8XGj5K2/sompVi2joTTPzR+RwhLL9KspGnCy67AsWKHWg+a8Q0NXvsfwBPFjSRzGZWJ+1ppAxjsYejg3ywFYOlxl6Nj4Q/HwLGH55MzVoQ/JKqBS6D+oG9U0NfwNSIZ8Dt8IgwA7yvXOoAXMb+KcyfEuJQfVtiMO/rYsZCVbMJeGiSdPJoI4kDIXe3ougs4hAx7HDq4V+VxKd7Po+zBzoPlvmvPIfv6PBxE/AJ/x6+XPI4Gm1hFDIJvcFT2H4"
 	ct, err = base64.StdEncoding.DecodeString(sample)
 	require.NoError(t, err)
-	pt, err = wire.DecryptECB(wire.NotifyKey(key), ct)
+	pt, err = wxrefundtest.DecryptECB(key, ct)
 	require.NoError(t, err)
-	want, err := wire.Decode(pt, "root")
+	want, err := wxrefundtest.DecodeXML(pt, "root")
 	require.NoError(t, err)
 	require.Equal(t, want, inner)
 
-	// And wxrefund.Client reads it.
+	// And wxrefund.Client, with the SDK's own codec, reads it.
 	c, err := wxrefund.NewClient("wx8888888888888888", "1900000109", key)
 	require.NoError(t, err)
 	n, err := c.DecryptNotify(body)

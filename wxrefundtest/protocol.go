@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // The protocol endpoints the Server implements.
@@ -49,11 +48,11 @@ type request struct {
 
 func (q *request) has(k string) bool { _, ok := q.fields[k]; return ok }
 
-// begin reads, parses and authenticates a protocol request (SPEC §2): POST
-// only, a body of at most 64 KiB that wire.Decode accepts, a valid sign for
-// the request's sign_type, this Server's mch_id and appid, a nonce_str, and
-// no failure injected by FailNext. Otherwise it writes the answer itself and
-// returns nil.
+// begin reads, parses and authenticates a protocol request: POST only, a
+// body of at most 64 KiB that decodeXML accepts, a valid sign for the
+// request's sign_type (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3),
+// this Server's mch_id and appid, a nonce_str, and no failure injected by
+// FailNext. Otherwise it writes the answer itself and returns nil.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *request {
 	if r.Method != http.MethodPost {
 		// Nothing to verify or echo: answer for this merchant, signed with MD5.
@@ -61,8 +60,8 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *req
 		s.writeBizError(w, self, &bizError{wxrefund.CodeRequirePostMethod, "请使用post方法"})
 		return nil
 	}
-	body, err := wire.ReadLimited(r.Body, wire.MaxBody)
-	if errors.Is(err, wire.ErrTooLarge) {
+	body, err := readBody(r.Body)
+	if errors.Is(err, errTooLarge) {
 		writePage(w, http.StatusRequestEntityTooLarge, tooLargePage)
 		return nil
 	}
@@ -70,7 +69,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *req
 		writeFail(w, msgXMLError)
 		return nil
 	}
-	fields, err := wire.Decode(body, "xml")
+	fields, err := decodeXML(body, "xml")
 	if err != nil {
 		writeFail(w, msgXMLError)
 		return nil
@@ -85,7 +84,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *req
 		writeFail(w, msgSignType)
 		return nil
 	}
-	want := wxrefund.Sign(fields, s.cfg.apiKey, q.signType)
+	want := sign(fields, s.cfg.apiKey, q.signType)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(fields["sign"])) != 1 {
 		writeFail(w, msgSignError)
 		return nil
@@ -114,7 +113,8 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *req
 	return q
 }
 
-// serveRefund is /secapi/pay/refund (SPEC §3, §4, §7).
+// serveRefund is /secapi/pay/refund, apply refund
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4).
 func (s *Server) serveRefund(w http.ResponseWriter, r *http.Request) {
 	// nginx refuses a request without a client certificate before any API
 	// logic runs. The TLS layer verified any certificate that was sent.
@@ -163,9 +163,9 @@ func dropConnection(w http.ResponseWriter) {
 }
 
 // parseRefundRequest checks an apply-refund request's fields. A field that is
-// missing or malformed is a return_code FAIL with msg (like "invalid
-// refund_fee", SPEC §3.2 and §9.2); a request whose fields are each fine but
-// do not fit together is a PARAM_ERROR.
+// missing or malformed is a return_code FAIL with msg, worded like WeChat
+// Pay's return_msg ("invalid refund_fee"); a request whose fields are each
+// fine but do not fit together is a PARAM_ERROR.
 func parseRefundRequest(q *request) (rq refundReq, msg string, berr *bizError) {
 	f := q.fields
 	rq = refundReq{
@@ -209,7 +209,8 @@ func parseRefundRequest(q *request) (rq refundReq, msg string, berr *bizError) {
 	return rq, "", nil
 }
 
-// serveRefundQuery is /pay/refundquery (SPEC §5).
+// serveRefundQuery is /pay/refundquery, refund query
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5).
 func (s *Server) serveRefundQuery(w http.ResponseWriter, r *http.Request) {
 	q := s.begin(w, r, PathRefundQuery)
 	if q == nil {
@@ -217,7 +218,7 @@ func (s *Server) serveRefundQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	f := q.fields
 	var qq queryReq
-	switch { // SPEC §5.1: refund_id > out_refund_no > transaction_id > out_trade_no
+	switch { // the documented priority: refund_id > out_refund_no > transaction_id > out_trade_no
 	case f["refund_id"] != "":
 		qq.refundID = f["refund_id"]
 	case f["out_refund_no"] != "":
@@ -279,9 +280,9 @@ func (s *Server) writeSigned(w http.ResponseWriter, q *request, fields map[strin
 	fields["return_msg"] = "OK"
 	fields["appid"] = q.fields["appid"]
 	fields["mch_id"] = q.fields["mch_id"]
-	fields["nonce_str"] = wire.Nonce()
-	fields["sign"] = wxrefund.Sign(fields, s.cfg.apiKey, q.signType)
-	body, err := wire.Encode(fields)
+	fields["nonce_str"] = newNonce()
+	fields["sign"] = sign(fields, s.cfg.apiKey, q.signType)
+	body, err := encodeXML("xml", fields)
 	if err != nil { // only echoed ids could be unencodable; the decoder already vetted them
 		writeFail(w, "系统错误")
 		return
@@ -289,9 +290,10 @@ func (s *Server) writeSigned(w http.ResponseWriter, q *request, fields map[strin
 	writeXML(w, body)
 }
 
-// writeFail answers an unsigned return_code FAIL (SPEC §2.3, §3.3).
+// writeFail answers an unsigned return_code FAIL: a communication-level
+// failure, which WeChat Pay does not sign.
 func writeFail(w http.ResponseWriter, msg string) {
-	body, _ := wire.Encode(map[string]string{"return_code": "FAIL", "return_msg": msg})
+	body, _ := encodeXML("xml", map[string]string{"return_code": "FAIL", "return_msg": msg})
 	writeXML(w, body)
 }
 

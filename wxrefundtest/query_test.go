@@ -70,7 +70,7 @@ func TestQueryFewRefunds(t *testing.T) {
 	f := query(t, s, params{"out_trade_no": "O1"})
 	requireOK(t, f)
 	require.Equal(t, "2", f["refund_count"])
-	require.NotContains(t, f, "total_refund_count", "no offset, ten refunds or fewer (SPEC §9.3)")
+	require.NotContains(t, f, "total_refund_count", "no offset, ten refunds or fewer")
 
 	f = query(t, s, params{"out_trade_no": "O1", "offset": "1"})
 	requireOK(t, f)
@@ -140,8 +140,9 @@ func TestQueryRefundNotExist(t *testing.T) {
 	requireErrCode(t, query(t, s, params{}), wxrefund.CodeParamError)
 }
 
-// TestQueryFields checks every field of SPEC §5.3 on a coupon order with a
-// successful and a processing refund.
+// TestQueryFields checks every documented field of the refund query
+// response (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5) on
+// a coupon order with a successful and a processing refund.
 func TestQueryFields(t *testing.T) {
 	clk := newClock()
 	s := newServer(t, wxrefundtest.WithClock(clk.Now))

@@ -168,7 +168,8 @@ func TestRefundNotEnough(t *testing.T) {
 	require.Equal(t, "200", f["cash_refund_fee"])
 	require.EqualValues(t, 0, s.Balance())
 
-	// Top up, then the same out_refund_no goes through (SPEC §4 NOTENOUGH).
+	// Top up, then the same out_refund_no goes through: NOTENOUGH is worth
+	// a retry.
 	require.NoError(t, s.SetBalance(300))
 	mustRefund(t, s, "O1", "R2", 5000, 300)
 	require.EqualValues(t, 0, s.Balance())

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // Default credentials of a Server. They are fixed, obviously fake values so
@@ -69,7 +68,7 @@ func WithCredentials(appID, mchID, apiKey string) Option {
 		switch {
 		case appID == "" || mchID == "":
 			return errors.New("wxrefundtest: WithCredentials: appID and mchID must not be empty")
-		case !wire.ValidText(appID) || !wire.ValidText(mchID) || len(appID) > 32 || len(mchID) > 32:
+		case !validText(appID) || !validText(mchID) || len(appID) > 32 || len(mchID) > 32:
 			return errors.New("wxrefundtest: WithCredentials: appID and mchID must be at most 32 valid characters")
 		case len(apiKey) != 32:
 			return fmt.Errorf("wxrefundtest: WithCredentials: the API key must be 32 characters, got %d", len(apiKey))

@@ -34,7 +34,7 @@ func TestNewServerDefaults(t *testing.T) {
 	for _, d := range sched {
 		total += d
 	}
-	require.Equal(t, 24*time.Hour+4*time.Minute, total, "SPEC §6.6: about 24h4m")
+	require.Equal(t, 24*time.Hour+4*time.Minute, total, "the documented schedule adds up to about 24h4m")
 	sched[0] = 0
 	require.Equal(t, 15*time.Second, wxrefundtest.DefaultNotifySchedule()[0], "a fresh copy each call")
 }

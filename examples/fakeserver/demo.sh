@@ -100,8 +100,10 @@ REFUND="demo-refund-$RUN"
 
 # Fields travel between the helpers as "name=value" lines.
 
-# string_to_sign: SPEC §2.1 over the fields on stdin: drop sign and empty
-# values, sort by name (byte order), join name=value with &, append &key=.
+# string_to_sign: the API v2 string to sign over the fields on stdin
+# (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3): drop sign
+# and empty values, sort by name (byte order), join name=value with &,
+# append &key=.
 string_to_sign() {
 	local line name value s=
 	while IFS= read -r line; do

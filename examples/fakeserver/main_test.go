@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,8 +30,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/go-wxpay/wxrefund/internal/wire"
 )
 
 // wait bounds every wait in these tests; none of them asserts on wall time.
@@ -151,8 +150,11 @@ func start(t *testing.T, args ...string) *fake {
 	return f
 }
 
-// md5Sign is SPEC §2.1 with MD5, written out here rather than taken from
-// package wxrefund, as a client in another language would.
+// md5Sign is the API v2 signature with MD5
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3), written out
+// here rather than taken from package wxrefund, as a client in another
+// language would: the non-empty fields but sign, sorted by name, joined as
+// name=value with &, then &key= and the API key; uppercase hex MD5.
 func md5Sign(fields map[string]string, apiKey string) string {
 	keys := make([]string, 0, len(fields))
 	for k, v := range fields {
@@ -203,7 +205,7 @@ func (f *fake) api(t *testing.T, c *http.Client, path string, fields map[string]
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: HTTP %d: %s", path, resp.StatusCode, body)
 	}
-	m, err := wire.Decode(body, "xml")
+	m, err := decodeXML(body, "xml")
 	if err != nil {
 		t.Fatalf("%s: %v: %s", path, err, body)
 	}
@@ -243,8 +245,10 @@ func (f *fake) admin(t *testing.T, method, path, body string, wantStatus int, ou
 	}
 }
 
-// decryptReqInfo is SPEC §6.3 written out with crypto/aes: base64, then
-// AES-256-ECB under the lowercase hex MD5 of the API key, then PKCS#7.
+// decryptReqInfo opens a refund notification's req_info
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16), written
+// out with crypto/aes: base64, then AES-256-ECB under the lowercase hex MD5
+// of the API key, then PKCS#7.
 func decryptReqInfo(reqInfo, apiKey string) ([]byte, error) {
 	ct, err := base64.StdEncoding.DecodeString(reqInfo)
 	if err != nil {
@@ -267,6 +271,39 @@ func decryptReqInfo(reqInfo, apiKey string) ([]byte, error) {
 		return nil, errors.New("bad PKCS#7 padding")
 	}
 	return pt[:len(pt)-n], nil
+}
+
+// decodeXML reads a flat WeChat Pay document with encoding/xml, as a client
+// in another language would: the root element must be named root, and each
+// child is a field whose text (CDATA or not) is its value. A field that
+// appears twice or holds an element is an error.
+func decodeXML(body []byte, root string) (map[string]string, error) {
+	var doc struct {
+		XMLName xml.Name
+		Fields  []struct {
+			XMLName xml.Name
+			Text    string     `xml:",chardata"`
+			Inner   []struct{} `xml:",any"`
+		} `xml:",any"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	if doc.XMLName.Local != root {
+		return nil, fmt.Errorf("the root element is <%s>, want <%s>", doc.XMLName.Local, root)
+	}
+	m := make(map[string]string, len(doc.Fields))
+	for _, f := range doc.Fields {
+		name := f.XMLName.Local
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("field %s appears twice", name)
+		}
+		if len(f.Inner) > 0 {
+			return nil, fmt.Errorf("field %s holds an element", name)
+		}
+		m[name] = f.Text
+	}
+	return m, nil
 }
 
 type delivery struct {
@@ -330,11 +367,11 @@ func TestRun(t *testing.T) {
 	notify := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n note
 		body, _ := io.ReadAll(r.Body)
-		n.outer, n.err = wire.Decode(body, "xml")
+		n.outer, n.err = decodeXML(body, "xml")
 		if n.err == nil {
 			var pt []byte
 			if pt, n.err = decryptReqInfo(n.outer["req_info"], f.ann.APIKey); n.err == nil {
-				n.inner, n.err = wire.Decode(pt, "root")
+				n.inner, n.err = decodeXML(pt, "root")
 			}
 		}
 		notes <- n
