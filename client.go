@@ -624,12 +624,13 @@ func withContext(ctx context.Context, err error) error {
 }
 
 // readAnswer decodes an answer's body: HTTP status 200 and a flat <xml>
-// document, else a *MessageError.
+// document, else a *MessageError. The fields alias raw, which the caller
+// must not modify afterwards.
 func readAnswer(op string, status int, raw []byte) (fieldList, error) {
 	if status != http.StatusOK {
 		return nil, &MessageError{Op: op, StatusCode: status, Err: statusError(status, raw)}
 	}
-	fields, err := decodeFlat(raw, "xml")
+	fields, err := decodeOwned(raw, "xml") // raw is never written again
 	if err != nil {
 		return nil, &MessageError{Op: op, StatusCode: status, Err: err}
 	}

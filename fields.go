@@ -162,11 +162,50 @@ func (p *fieldParser) time(name string) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
-	t, err := time.ParseInLocation(TimeLayout, strings.TrimSpace(v), cst)
-	if err != nil {
+	t, ok := parseTime(strings.TrimSpace(v))
+	if !ok {
 		p.fail(name, "is not a time of the form "+TimeLayout)
 	}
 	return t
+}
+
+// parseTime reads "2006-01-02 15:04:05" in China Standard Time, accepting
+// exactly what time.ParseInLocation(TimeLayout, s, cst) accepts (a test
+// checks the two agree) at a fraction of its cost: a query answer has a
+// time per refund.
+func parseTime(s string) (time.Time, bool) {
+	// time.Parse lets the layout's space match a run of spaces, and its
+	// hour ("15") take one or two digits; every other element is fixed.
+	if len(s) < len("2006-01-02 0:04:05") || s[4] != '-' || s[7] != '-' || s[10] != ' ' {
+		return time.Time{}, false
+	}
+	rest := strings.TrimLeft(s[10:], " ")
+	h := len(rest) - len(":04:05")
+	if h != 1 && h != 2 || rest[h] != ':' || rest[h+3] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s string) int {
+		v := 0
+		for _, c := range []byte(s) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(s[0:4]), num(s[5:7]), num(s[8:10])
+	hour, minute, sec := num(rest[:h]), num(rest[h+1:h+3]), num(rest[h+4:])
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		sec < 0 || sec > 59 || day > daysIn(time.Month(month), year) {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, cst), true
+}
+
+// daysIn is the number of days of month in year (Gregorian).
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // coupons reads coupon_type<sfx>_$m, coupon_refund_id<sfx>_$m and

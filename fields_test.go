@@ -342,3 +342,39 @@ func TestParseQueryResponseHostileCountAllocations(t *testing.T) {
 func TestTimeLayoutIsTheWireLayout(t *testing.T) {
 	assert.Equal(t, TimeLayout, TimeLayout)
 }
+
+// parseTime accepts exactly what time.ParseInLocation does with TimeLayout,
+// and gives the same instant.
+func TestParseTimeMatchesTimeParse(t *testing.T) {
+	t.Parallel()
+	cases := []string{
+		"2024-06-03 10:15:42", "2024-02-29 00:00:00", "2023-02-29 00:00:00", "2024-02-30 10:15:42",
+		"2024-13-01 00:00:00", "2024-00-10 00:00:00", "2024-01-00 00:00:00", "2024-04-31 12:00:00",
+		"2024-12-31 23:59:59", "2024-12-31 24:00:00", "2024-12-31 23:60:00", "2024-12-31 23:59:60",
+		"0000-01-01 00:00:00", "9999-12-31 23:59:59", "2024-6-03 10:15:42", "2024-06-03T10:15:42",
+		"2024-06-03 10:15", "2024-06-03 10:15:42Z", "２０２４-06-03 10:15:42", "2024-06-03 1a:15:42",
+		"+024-06-03 10:15:42", "-024-06-03 10:15:42", "2100-02-29 00:00:00", "2000-02-29 00:00:00", "",
+		"2024-06-03 1:15:42", "2024-06-03 :15:42", "2024-06-03 001:15:42", "2024-06-03 9:5:42",
+	}
+	for _, s := range cases {
+		want, err := time.ParseInLocation(TimeLayout, s, cst)
+		got, ok := parseTime(s)
+		require.Equal(t, err == nil, ok, "%q: time.Parse says %v", s, err)
+		if ok {
+			assert.True(t, want.Equal(got), "%q: %v vs %v", s, want, got)
+			assert.Equal(t, cst, got.Location())
+		}
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	f.Add("2024-06-03 10:15:42")
+	f.Add("2024-02-30 10:15:42")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := time.ParseInLocation(TimeLayout, s, cst)
+		got, ok := parseTime(s)
+		if (err == nil) != ok || ok && !want.Equal(got) {
+			t.Fatalf("%q: time.Parse (%v, %v), parseTime (%v, %v)", s, want, err, got, ok)
+		}
+	})
+}

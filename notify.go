@@ -86,7 +86,9 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	if len(body) > maxBody {
 		return nil, fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, maxBody)
 	}
-	outer, err := decodeFlat(body, "xml")
+	// Nothing of the outer document outlives this call (the notification
+	// takes appid and mch_id from the Client), so its fields may alias body.
+	outer, err := decodeOwned(body, "xml")
 	if err != nil {
 		return nil, err
 	}

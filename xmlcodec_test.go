@@ -8,10 +8,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -784,4 +786,42 @@ func FuzzEncodeFlatRoundTrip(f *testing.F) {
 			t.Fatalf("round trip changed the fields:\n%q\n%q (document %q)", want, xtPairs(back), enc)
 		}
 	})
+}
+
+// sortFields orders names exactly as a comparison sort does: shared
+// prefixes of every length, names that extend others, duplicates, and the
+// fallback for more than 256 fields.
+func TestSortFieldsMatchesComparisonSort(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"coupon_", "refund_", "fee", "_", "0", "1", "10", "id", "count", "a", "settlement_", "x"}
+	for _, n := range []int{0, 1, 2, 7, 25, 190, 256, 257, 600} {
+		for range 20 {
+			fields := make(fieldList, n)
+			for i := range fields {
+				var b strings.Builder
+				for range 1 + rng.IntN(12) {
+					b.WriteString(parts[rng.IntN(len(parts))])
+				}
+				if rng.IntN(20) == 0 { // a long shared prefix
+					b.WriteString(strings.Repeat("p", 70+rng.IntN(3)))
+				}
+				fields[i] = field{b.String(), strconv.Itoa(i)}
+			}
+			want := slices.Clone(fields)
+			slices.SortStableFunc(want, func(a, b field) int { return strings.Compare(a.name, b.name) })
+			sortFields(fields)
+			got := make([]string, n)
+			for i := range fields {
+				got[i] = fields[i].name
+			}
+			wantNames := make([]string, n)
+			for i := range want {
+				wantNames[i] = want[i].name
+			}
+			require.Equal(t, wantNames, got, "n=%d", n)
+			// Every field kept its own value.
+			assert.ElementsMatch(t, want, fields)
+		}
+	}
 }
