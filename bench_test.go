@@ -204,9 +204,9 @@ func BenchmarkNotifyHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkRefundRequest: a refund request validated, signed and encoded,
-// beside MD5 of its string-to-sign; and the same with HMAC-SHA256 beside a
-// reused keyed HMAC.
+// BenchmarkRefundRequest: a refund request validated, signed and encoded
+// (MD5/sdk), and only signed by the Client (sign-MD5/sdk), beside MD5 of its
+// string-to-sign; and the same with HMAC-SHA256 beside a reused keyed HMAC.
 func BenchmarkRefundRequest(b *testing.B) {
 	req := mtRefundReq()
 	req.RefundFeeType, req.RefundAccount = "CNY", RefundAccountUnsettledFunds
@@ -219,6 +219,14 @@ func BenchmarkRefundRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Run("sign-"+string(st)+"/sdk", func(b *testing.B) {
+			params := c.refundParams(req)
+			var dst [64]byte
+			b.ReportAllocs()
+			for b.Loop() {
+				c.keys().signParams(dst[:0], params[:], st)
+			}
+		})
 		b.Run(string(st)+"/sdk", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -236,6 +244,7 @@ func BenchmarkRefundRequest(b *testing.B) {
 			floor = hmac.New(sha256.New, []byte(ntKey))
 		}
 		b.Run(string(st)+"/floor", func(b *testing.B) { bnHashFloor(b, floor, bnCanonical(fields, ntKey)) })
+		b.Run("sign-"+string(st)+"/floor", func(b *testing.B) { bnHashFloor(b, floor, bnCanonical(fields, ntKey)) })
 	}
 }
 

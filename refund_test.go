@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -956,5 +957,22 @@ func TestRefundValidRequestsAreSent(t *testing.T) {
 				assert.NotContains(t, got.Fields, k)
 			}
 		})
+	}
+}
+
+// absoluteHTTPURL's fast path accepts only what url.Parse accepts as an
+// absolute http(s) URL with a host.
+func TestAbsoluteHTTPURLMatchesURLParse(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"https://merchant.example.com/wxpay/refund-notify", "http://10.0.0.1/notify", "https://a/", "https://a",
+		"https://-/", "https://./x", "https://a_b.example.com/x_y~z", "HTTPS://merchant.example.com/n",
+		"https://merchant.example.com:8443/n", "https://merchant.example.com:port/n", "https://[::1]/n",
+		"https://user@merchant.example.com/n", "https://merchant.example.com/%zz", "https://merchant.example.com/%41",
+		"https:///n", "https:/n", "https//n", "ftp://a/n", "/n", "", "https://例子.测试/n", "https://a/b c",
+	} {
+		u, err := url.Parse(s)
+		want := err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+		assert.Equal(t, want, absoluteHTTPURL(s), "%q", s)
 	}
 }

@@ -38,14 +38,14 @@ func (t SignType) valid() bool { return t == SignTypeMD5 || t == SignTypeHMACSHA
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3.
 func Sign(params map[string]string, apiKey string, t SignType) string {
-	var h hash.Hash
-	if t == SignTypeHMACSHA256 {
-		h = hmac.New(sha256.New, []byte(apiKey))
+	var w *signWriter
+	if t != SignTypeHMACSHA256 {
+		w = md5Writers.Get().(*signWriter)
+	} else if s := cachedSigner(apiKey); s != nil {
+		w = s.writer(t)
 	} else {
-		h = md5Pool.Get().(hash.Hash)
-		defer md5Pool.Put(h)
+		w = &signWriter{h: hmac.New(sha256.New, []byte(apiKey))}
 	}
-	w := newSignWriter(h)
 	defer w.release()
 	keys := w.keys[:0]
 	for k, v := range params {
@@ -63,35 +63,60 @@ func Sign(params map[string]string, apiKey string, t SignType) string {
 	return string(w.finish(dst[:0], apiKey))
 }
 
+// signers keeps a signer (pooled keyed HMAC states) for each of the first
+// few API keys Sign is called with: a process signs with one key or a
+// handful, and a keyed HMAC costs two hash blocks and several allocations to
+// set up. Keys past the limit are signed without a pool.
+var signers struct {
+	sync.Mutex
+	m map[string]*signer
+}
+
+const maxCachedSigners = 16
+
+func cachedSigner(apiKey string) *signer {
+	signers.Lock()
+	defer signers.Unlock()
+	s := signers.m[apiKey]
+	if s == nil && len(signers.m) < maxCachedSigners {
+		if signers.m == nil {
+			signers.m = make(map[string]*signer)
+		}
+		s = newSigner(apiKey)
+		signers.m[apiKey] = s
+	}
+	return s
+}
+
 // md5Pool holds MD5 states; they carry no key (signWriter.finish resets
 // them), so one pool serves every Client.
-var md5Pool = sync.Pool{New: func() any { return md5.New() }}
+var md5Writers sync.Pool
+
+func init() {
+	md5Writers.New = func() any { return &signWriter{h: md5.New(), pool: &md5Writers} }
+}
 
 // signWriter feeds a string-to-sign into a hash through a buffer, so that a
 // signature costs one hash call per 512 bytes instead of four per field.
-// Writers are pooled; their buffers are cleared before reuse.
+// Writers are pooled with their hash state (MD5, or HMAC-SHA256 keyed for
+// one signer); their buffers are cleared before reuse.
 type signWriter struct {
 	h    hash.Hash
+	pool *sync.Pool // where release returns it; nil: not pooled
 	n    int
 	buf  [512]byte
 	sum  [sha256.Size]byte
 	keys []string // Sign's sort scratch
 }
 
-var writerPool = sync.Pool{New: func() any { return &signWriter{keys: make([]string, 0, 32)} }}
-
-func newSignWriter(h hash.Hash) *signWriter {
-	w := writerPool.Get().(*signWriter)
-	w.h, w.n = h, 0
-	return w
-}
-
 // release clears the writer (the string-to-sign ends with the API key) and
-// returns it to the pool.
+// returns it to its pool.
 func (w *signWriter) release() {
 	clear(w.buf[:])
-	w.h = nil
-	writerPool.Put(w)
+	w.n = 0
+	if w.pool != nil {
+		w.pool.Put(w)
+	}
 }
 
 func (w *signWriter) flush() {
@@ -161,42 +186,34 @@ func (w *signWriter) finish(dst []byte, apiKey string) []byte {
 	return dst
 }
 
-// signer signs and verifies with one API key: MD5 states from md5Pool, and
-// HMAC-SHA256 states keyed once per Client and pooled (a keyed HMAC costs
-// two hash blocks and several allocations to build).
+// signer signs and verifies with one API key: MD5 writers from md5Writers,
+// and HMAC-SHA256 writers keyed once per signer and pooled (a keyed HMAC
+// costs two hash blocks and several allocations to set up).
 type signer struct {
-	apiKey string
-	hmacs  sync.Pool
+	apiKey      string
+	hmacWriters sync.Pool
 }
 
 func newSigner(apiKey string) *signer {
 	s := &signer{apiKey: apiKey}
-	s.hmacs.New = func() any { return hmac.New(sha256.New, []byte(apiKey)) }
+	s.hmacWriters.New = func() any {
+		return &signWriter{h: hmac.New(sha256.New, []byte(apiKey)), pool: &s.hmacWriters}
+	}
 	return s
 }
 
 func (s *signer) writer(t SignType) *signWriter {
 	if t == SignTypeHMACSHA256 {
-		return newSignWriter(s.hmacs.Get().(hash.Hash))
+		return s.hmacWriters.Get().(*signWriter)
 	}
-	return newSignWriter(md5Pool.Get().(hash.Hash))
-}
-
-// done returns w and its hash to their pools.
-func (s *signer) done(w *signWriter, t SignType) {
-	if t == SignTypeHMACSHA256 {
-		s.hmacs.Put(w.h)
-	} else {
-		md5Pool.Put(w.h)
-	}
-	w.release()
+	return md5Writers.Get().(*signWriter)
 }
 
 // signParams appends the signature of params, which are in the byte order
 // of their names, to dst.
 func (s *signer) signParams(dst []byte, params []param, t SignType) []byte {
 	w := s.writer(t)
-	defer s.done(w, t)
+	defer w.release()
 	for _, p := range params {
 		switch {
 		case p.isNum:
@@ -214,7 +231,7 @@ func (s *signer) signParams(dst []byte, params []param, t SignType) []byte {
 // are also checked to be unambiguous (checkUnambiguous), in the same pass.
 func (s *signer) verify(fields fieldList, t SignType) error {
 	w := s.writer(t)
-	defer s.done(w, t)
+	defer w.release()
 	var got, regrouped string
 	for _, f := range fields {
 		switch {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -116,16 +117,17 @@ func sortFields(fields fieldList) {
 		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 		return
 	}
-	var orderBuf [256]uint8
-	order := orderBuf[:len(fields)]
+	sc := sortPool.Get().(*sortScratch)
+	defer sortPool.Put(sc)
+	order := sc.order[:len(fields)]
 	for i := range order {
 		order[i] = uint8(i)
 	}
-	var keys [256]uint64
-	sortRun(fields, order, 0, &keys)
+	sortRun(fields, order, 0, &sc.keys)
 	// Apply the order in place, one cycle of the permutation at a time:
 	// the field at position i moves from order[i].
-	var done [256]bool
+	done := sc.done[:len(fields)]
+	clear(done)
 	for i := range order {
 		if done[i] {
 			continue
@@ -144,6 +146,16 @@ func sortFields(fields fieldList) {
 		}
 	}
 }
+
+// sortScratch is sortFields' working memory, pooled rather than on the
+// stack: 2.5 KiB frames made every decode grow its goroutine's stack.
+type sortScratch struct {
+	keys  [256]uint64
+	order [256]uint8
+	done  [256]bool
+}
+
+var sortPool = sync.Pool{New: func() any { return new(sortScratch) }}
 
 // sortRun sorts order (positions into fields) by the names from byte off.
 func sortRun(fields fieldList, order []uint8, off int, keys *[256]uint64) {
