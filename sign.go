@@ -136,33 +136,26 @@ func (w *signWriter) str(s string) {
 }
 
 // pair writes "name=value&".
-func (w *signWriter) pair(name, value string) {
-	if w.n+len(name)+len(value)+2 <= len(w.buf) { // the common case
-		w.n += copy(w.buf[w.n:], name)
-		w.buf[w.n] = '='
-		w.n++
-		w.n += copy(w.buf[w.n:], value)
-		w.buf[w.n] = '&'
-		w.n++
-		return
-	}
-	w.str(name)
-	w.str("=")
-	w.str(value)
-	w.str("&")
-}
+func (w *signWriter) pair(name, value string) { writePair(w, name, value) }
 
 // pairInt writes "name=<decimal>&" without formatting to a string.
 func (w *signWriter) pairInt(name string, v int64) {
 	var d [20]byte
-	digits := strconv.AppendInt(d[:0], v, 10)
-	if w.n+len(name)+len(digits)+2 > len(w.buf) {
-		w.flush()
+	writePair(w, name, strconv.AppendInt(d[:0], v, 10))
+}
+
+func writePair[V string | []byte](w *signWriter, name string, value V) {
+	if w.n+len(name)+len(value)+2 > len(w.buf) { // rare: a long value
+		w.str(name)
+		w.str("=")
+		w.str(string(value))
+		w.str("&")
+		return
 	}
 	w.n += copy(w.buf[w.n:], name)
 	w.buf[w.n] = '='
 	w.n++
-	w.n += copy(w.buf[w.n:], digits)
+	w.n += copy(w.buf[w.n:], value)
 	w.buf[w.n] = '&'
 	w.n++
 }

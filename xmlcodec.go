@@ -21,8 +21,9 @@ import (
 // it reads what encoding/xml reads for such documents, with the same
 // character, entity, CDATA, comment and line-ending rules (a differential fuzz
 // target, FuzzDecodeFlatMatchesEncodingXML, holds the two together), and
-// refuses everything else. Decoded values are substrings of one copy of the
-// body where they need no unescaping, so a document costs a few allocations,
+// refuses everything else. Decoded values are substrings of the document
+// (one copy of the body, or the body itself where nobody can change it)
+// wherever they need no unescaping, so a document costs a few allocations,
 // not one per token.
 
 // maxBody is the size limit for answers and notifications. Real WeChat Pay
