@@ -3,22 +3,15 @@ package wxrefund
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/crypto/pkcs12"
 )
 
 // DefaultBaseURL is the production API v2 host.
@@ -49,6 +42,7 @@ type Client struct {
 	timeout      time.Duration
 	hc           *http.Client
 	hasCert      bool
+	expiry       time.Time     // the merchant certificate's NotAfter
 	keys         func() *keys  // behind a closure so nothing that prints or diffs a Client reaches it
 	nonce        func() string // crypto/rand; tests may replace it
 }
@@ -98,6 +92,17 @@ func (c *Client) AppID() string {
 	return c.appID
 }
 
+// CertificateExpiry returns when the merchant certificate stops being valid
+// (its NotAfter), or the zero time for a Client without one. Alert well
+// before it: WeChat Pay refuses refunds with an expired certificate, and a
+// new one is issued on the merchant platform.
+func (c *Client) CertificateExpiry() time.Time {
+	if c == nil {
+		return time.Time{}
+	}
+	return c.expiry
+}
+
 // MchID returns the merchant id the Client sends as mch_id ("" for a nil
 // Client).
 func (c *Client) MchID() string {
@@ -105,181 +110,6 @@ func (c *Client) MchID() string {
 		return ""
 	}
 	return c.mchID
-}
-
-// Option configures NewClient. Options are applied in order; an option that
-// fails makes NewClient fail.
-type Option func(*options) error
-
-type options struct {
-	cert     *certSource
-	hc       *http.Client
-	baseURL  string
-	roots    *x509.CertPool
-	signType SignType
-	timeout  time.Duration
-}
-
-type certSource struct {
-	name string // option name, for errors
-	load func(mchID string) (tls.Certificate, error)
-}
-
-func (o *options) setCert(name string, load func(mchID string) (tls.Certificate, error)) error {
-	if o.cert != nil {
-		return fmt.Errorf("%w: %s and %s both set a certificate; use one", ErrInvalidConfig, o.cert.name, name)
-	}
-	o.cert = &certSource{name: name, load: load}
-	return nil
-}
-
-// WithCertificate sets the merchant client certificate used for mutual TLS.
-func WithCertificate(cert tls.Certificate) Option {
-	return func(o *options) error {
-		return o.setCert("WithCertificate", func(string) (tls.Certificate, error) {
-			if len(cert.Certificate) == 0 || cert.PrivateKey == nil {
-				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: the certificate or its private key is missing", ErrCertificate)
-			}
-			leaf, err := x509.ParseCertificate(cert.Certificate[0])
-			if err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: %w", ErrCertificate, err)
-			}
-			if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(publicKey(cert.PrivateKey)) {
-				return tls.Certificate{}, fmt.Errorf("%w: WithCertificate: the private key does not match the certificate", ErrCertificate)
-			}
-			cert.Leaf = leaf
-			return cert, nil
-		})
-	}
-}
-
-// WithPEM sets the merchant certificate from apiclient_cert.pem and
-// apiclient_key.pem contents.
-func WithPEM(certPEM, keyPEM []byte) Option {
-	return func(o *options) error {
-		return o.setCert("WithPEM", func(string) (tls.Certificate, error) {
-			return loadPEM(certPEM, keyPEM)
-		})
-	}
-}
-
-// WithPEMFiles sets the merchant certificate from the paths of
-// apiclient_cert.pem and apiclient_key.pem.
-func WithPEMFiles(certFile, keyFile string) Option {
-	return func(o *options) error {
-		return o.setCert("WithPEMFiles", func(string) (tls.Certificate, error) {
-			c, err := os.ReadFile(certFile)
-			if err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
-			}
-			k, err := os.ReadFile(keyFile)
-			if err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
-			}
-			return loadPEM(c, k)
-		})
-	}
-}
-
-// WithPKCS12 sets the merchant certificate from apiclient_cert.p12 contents.
-// An empty password means the merchant id, WeChat Pay's default. Files that
-// also carry CA certificates load too. Files re-exported by OpenSSL 3 with its
-// defaults (AES-256/PBKDF2, SHA-256 MAC) cannot be read by
-// golang.org/x/crypto/pkcs12; load the PEM pair instead or re-export with
-// "openssl pkcs12 -export -legacy".
-func WithPKCS12(data []byte, password string) Option {
-	return func(o *options) error {
-		return o.setCert("WithPKCS12", func(mchID string) (tls.Certificate, error) {
-			return loadPKCS12(data, password, mchID)
-		})
-	}
-}
-
-// WithPKCS12File is WithPKCS12 reading the file at path.
-func WithPKCS12File(path, password string) Option {
-	return func(o *options) error {
-		return o.setCert("WithPKCS12File", func(mchID string) (tls.Certificate, error) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: %w", ErrCertificate, err)
-			}
-			return loadPKCS12(data, password, mchID)
-		})
-	}
-}
-
-// WithHTTPClient makes the Client send requests through a copy of hc: hc's
-// timeout and cookie jar are kept, redirects are never followed (a signed
-// request must reach WeChat Pay and nothing else), and its transport (which
-// must be an *http.Transport, or nil for the default settings) is cloned to
-// add the merchant certificate, TLS 1.2 as the minimum and WithRootCAs. hc
-// itself is never modified. Transports that could skip server certificate
-// verification or the merchant certificate are refused: another
-// http.RoundTripper type, InsecureSkipVerify, DialTLS or DialTLSContext.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return fmt.Errorf("%w: WithHTTPClient(nil)", ErrInvalidConfig)
-		}
-		o.hc = hc
-		return nil
-	}
-}
-
-// WithBaseURL replaces DefaultBaseURL, for the backup domain
-// (https://api2.mch.weixin.qq.com) or a test server such as wxrefundtest. It
-// must be an https URL; a path prefix is kept and the endpoint paths
-// (/secapi/pay/refund, /pay/refundquery) are appended to it.
-//
-// WeChat Pay's v2 sandbox is not supported: it signs with a separate sandbox
-// key, uses other paths and may no longer offer refunds. Test against
-// wxrefundtest instead.
-func WithBaseURL(baseURL string) Option {
-	return func(o *options) error {
-		u, err := url.Parse(baseURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("%w: WithBaseURL: want an https URL without query, got %q", ErrInvalidConfig, baseURL)
-		}
-		o.baseURL = strings.TrimRight(baseURL, "/")
-		return nil
-	}
-}
-
-// WithRootCAs sets the roots that verify the server's certificate, instead of
-// the system roots (for tests or a TLS-inspecting proxy). The server
-// certificate is always verified.
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(o *options) error {
-		if pool == nil {
-			return fmt.Errorf("%w: WithRootCAs(nil)", ErrInvalidConfig)
-		}
-		o.roots = pool
-		return nil
-	}
-}
-
-// WithSignType selects the signature algorithm: SignTypeMD5 (the default) or
-// SignTypeHMACSHA256. Responses are verified with the same algorithm.
-func WithSignType(t SignType) Option {
-	return func(o *options) error {
-		if !t.valid() {
-			return fmt.Errorf("%w: WithSignType(%q): want MD5 or HMAC-SHA256", ErrInvalidConfig, string(t))
-		}
-		o.signType = t
-		return nil
-	}
-}
-
-// WithTimeout bounds each call whose context has no deadline; the default
-// is DefaultTimeout. A call's own context deadline always wins.
-func WithTimeout(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithTimeout(%v): want a positive duration", ErrInvalidConfig, d)
-		}
-		o.timeout = d
-		return nil
-	}
 }
 
 // NewClient returns a Client for the merchant mchID acting for appID, signing
@@ -313,12 +143,17 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 	}
 
 	var certs []tls.Certificate
+	var expiry time.Time
 	if o.cert != nil {
 		cert, err := o.cert.load(mchID)
 		if err != nil {
 			return nil, err
 		}
-		certs = []tls.Certificate{cert}
+		leaf, err := checkCertificate(cert, mchID, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		certs, expiry = []tls.Certificate{cert}, leaf.NotAfter
 	}
 
 	hc, err := buildHTTPClient(o.hc, certs, o.roots)
@@ -333,198 +168,10 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		hc:       hc,
 		hasCert:  len(certs) > 0,
+		expiry:   expiry,
 		keys:     newKeys(apiKey),
 		nonce:    newNonce,
 	}, nil
-}
-
-// buildHTTPClient copies user (or starts from defaults) and gives it one
-// cloned transport carrying the certificate and roots.
-func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.CertPool) (*http.Client, error) {
-	var hc http.Client
-	if user != nil {
-		hc = *user
-	}
-	// A 3xx answer is reported like any other non-200 status: following it
-	// would resend the signed body, and present the certificate, elsewhere.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	var t *http.Transport
-	switch ut := hc.Transport.(type) {
-	case nil:
-		t = newTransport()
-	case *http.Transport:
-		//lint:ignore SA1019 the deprecated DialTLS still bypasses TLSClientConfig when set
-		if ut.DialTLS != nil || ut.DialTLSContext != nil {
-			// Such dialers make their own TLS connections: neither the
-			// merchant certificate nor the server checks would apply.
-			return nil, fmt.Errorf("%w: WithHTTPClient: the transport sets DialTLS or DialTLSContext, "+
-				"which would bypass the merchant certificate and server verification", ErrInvalidConfig)
-		}
-		t = ut.Clone()
-	default:
-		// Whatever it wraps cannot be checked: it might skip server
-		// verification or drop the merchant certificate.
-		return nil, fmt.Errorf("%w: WithHTTPClient: the transport is a %T, not an *http.Transport, "+
-			"so the merchant certificate and server verification cannot be guaranteed", ErrInvalidConfig, ut)
-	}
-	cfg := t.TLSClientConfig
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.InsecureSkipVerify {
-		return nil, fmt.Errorf("%w: WithHTTPClient: the transport skips server certificate verification; "+
-			"use WithRootCAs to trust a test server instead", ErrInvalidConfig)
-	}
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	if len(certs) > 0 {
-		cfg.Certificates = nil
-		cfg.GetClientCertificate = presentCertificate(certs)
-	}
-	if roots != nil {
-		cfg.RootCAs = roots
-	}
-	t.TLSClientConfig = cfg
-	if t.MaxIdleConnsPerHost < 16 {
-		t.MaxIdleConnsPerHost = 16
-	}
-	hc.Transport = t
-	return &hc, nil
-}
-
-// presentCertificate chooses the client certificate exactly as crypto/tls
-// chooses from tls.Config.Certificates: the first one the server's request
-// accepts, else none. Holding the certificates in a closure rather than in
-// Certificates keeps the private key out of reflection-based dumps of a
-// Client, such as testify's diffs of two clients.
-func presentCertificate(certs []tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		for i := range certs {
-			if cri.SupportsCertificate(&certs[i]) == nil {
-				return &certs[i], nil
-			}
-		}
-		return new(tls.Certificate), nil
-	}
-}
-
-// newTransport returns a transport with http.DefaultTransport's settings.
-// It is built afresh rather than cloned: Clone sets up HTTP/2 on the
-// transport it copies, and the process-wide default is not ours to change.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-	}
-}
-
-func loadPEM(certPEM, keyPEM []byte) (tls.Certificate, error) {
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		// crypto/tls errors describe the shape of the input, not the key.
-		return tls.Certificate{}, fmt.Errorf("%w: PEM pair: %w", ErrCertificate, err)
-	}
-	return cert, nil
-}
-
-// loadPKCS12 reads a legacy (RC2/3DES, SHA-1 MAC) PKCS#12 file, including one
-// that carries CA certificates besides the merchant's, and puts the
-// certificate that matches the private key first.
-func loadPKCS12(data []byte, password, mchID string) (tls.Certificate, error) {
-	if password == "" {
-		password = mchID
-	}
-	blocks, err := pkcs12.ToPEM(data, password)
-	if err != nil {
-		return tls.Certificate{}, pkcs12Error(err)
-	}
-	var key crypto.PrivateKey
-	var certs []*x509.Certificate
-	for _, b := range blocks {
-		switch b.Type {
-		case "CERTIFICATE":
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
-			}
-			certs = append(certs, c)
-		case "PRIVATE KEY":
-			if key != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: the file holds more than one private key", ErrCertificate)
-			}
-			if key, err = parseKey(b.Bytes); err != nil {
-				return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
-			}
-		}
-	}
-	if key == nil {
-		return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: the file holds no private key", ErrCertificate)
-	}
-	leaf := -1
-	for i, c := range certs {
-		if pub, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(publicKey(key)) {
-			leaf = i
-			break
-		}
-	}
-	if leaf < 0 {
-		return tls.Certificate{}, fmt.Errorf("%w: PKCS#12: no certificate in the file matches its private key", ErrCertificate)
-	}
-	out := tls.Certificate{PrivateKey: key, Leaf: certs[leaf]}
-	out.Certificate = append(out.Certificate, certs[leaf].Raw)
-	for i, c := range certs {
-		if i != leaf {
-			out.Certificate = append(out.Certificate, c.Raw)
-		}
-	}
-	return out, nil
-}
-
-// pkcs12Error turns x/crypto/pkcs12 failures into advice.
-func pkcs12Error(err error) error {
-	var ni pkcs12.NotImplementedError
-	switch {
-	case errors.Is(err, pkcs12.ErrIncorrectPassword):
-		return fmt.Errorf("%w: PKCS#12: wrong password (WeChat Pay's default is the merchant id): %w", ErrCertificate, err)
-	case errors.As(err, &ni):
-		return fmt.Errorf("%w: PKCS#12: this .p12 uses algorithms golang.org/x/crypto/pkcs12 cannot read "+
-			"(OpenSSL 3 defaults: AES-256/PBKDF2 with a SHA-256 MAC). Load apiclient_cert.pem and "+
-			"apiclient_key.pem with WithPEMFiles instead, or re-export the file with "+
-			"\"openssl pkcs12 -export -legacy\": %w", ErrCertificate, err)
-	}
-	return fmt.Errorf("%w: PKCS#12: %w", ErrCertificate, err)
-}
-
-// parseKey reads the DER that pkcs12.ToPEM labels "PRIVATE KEY": PKCS#1 for
-// RSA, SEC 1 for ECDSA (and PKCS#8 for anything else).
-func parseKey(der []byte) (crypto.PrivateKey, error) {
-	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errors.New("unsupported private key encoding")
-	}
-	return k, nil
-}
-
-func publicKey(k crypto.PrivateKey) crypto.PublicKey {
-	if s, ok := k.(crypto.Signer); ok {
-		return s.Public()
-	}
-	return nil
 }
 
 // call signs params, which must hold appid, mch_id, nonce_str and sign_type

@@ -100,9 +100,14 @@ func TestWithClientErrors(t *testing.T) {
 	_, err = c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: "R1"})
 	require.Equal(t, wxrefund.CodeRefundNotExist, wxrefund.ErrorCode(err))
 
-	// A client of another merchant (same key) is told so.
+	// A client of another merchant (same key) is told so. It cannot use
+	// this merchant's certificate (its CN names 1900000109)...
 	_, _, key := s.Credentials()
-	other, err := wxrefund.NewClient("wx8888888888888888", "1230000109", key, s.ClientOptions()...)
+	_, err = wxrefund.NewClient("wx8888888888888888", "1230000109", key, s.ClientOptions()...)
+	require.ErrorIs(t, err, wxrefund.ErrCertificate)
+	// ...and needs none to query.
+	other, err := wxrefund.NewClient("wx8888888888888888", "1230000109", key,
+		wxrefund.WithBaseURL(s.URL()), wxrefund.WithRootCAs(s.RootCAs()))
 	require.NoError(t, err)
 	_, err = other.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: "R1"})
 	require.Equal(t, wxrefund.CodeMchIDNotExist, wxrefund.ErrorCode(err))
