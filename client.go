@@ -8,9 +8,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +45,13 @@ type Client struct {
 	baseURL      string
 	timeout      time.Duration
 	hc           *http.Client
+	transport    *http.Transport // hc's, under any WithTransportWrapper
+	retry        RetryPolicy
+	backupURL    string        // WithFailover's domain, "" without failover
+	failoverFor  time.Duration // how long the backup is preferred after the primary failed
+	downUntil    *atomic.Int64 // UnixNano until which the primary counts as down (shared by copies)
+	limiter      Limiter
+	log          *slog.Logger
 	hasCert      bool
 	expiry       time.Time     // the merchant certificate's NotAfter
 	keys         func() *keys  // behind a closure so nothing that prints or diffs a Client reaches it
@@ -160,43 +171,193 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	transport := hc.Transport.(*http.Transport)
+	if o.wrap != nil {
+		if hc.Transport = o.wrap(transport); hc.Transport == nil {
+			return nil, fmt.Errorf("%w: WithTransportWrapper: the wrapper returned nil", ErrInvalidConfig)
+		}
+	}
 	return &Client{
-		appID:    appID,
-		mchID:    mchID,
-		signType: o.signType,
-		baseURL:  o.baseURL,
-		timeout:  o.timeout,
-		hc:       hc,
-		hasCert:  len(certs) > 0,
-		expiry:   expiry,
-		keys:     newKeys(apiKey),
-		nonce:    newNonce,
+		appID:       appID,
+		mchID:       mchID,
+		signType:    o.signType,
+		baseURL:     o.baseURL,
+		timeout:     o.timeout,
+		hc:          hc,
+		transport:   transport,
+		retry:       o.retry,
+		backupURL:   o.backupURL,
+		failoverFor: time.Minute,
+		downUntil:   new(atomic.Int64),
+		limiter:     o.limiter,
+		log:         o.log,
+		hasCert:     len(certs) > 0,
+		expiry:      expiry,
+		keys:        newKeys(apiKey),
+		nonce:       newNonce,
 	}, nil
+}
+
+// CloseIdleConnections closes the Client's idle connections (they are
+// reused across calls otherwise), as when a Client is dropped or after the
+// network changed. The Client stays usable.
+func (c *Client) CloseIdleConnections() {
+	if c != nil && c.transport != nil {
+		c.transport.CloseIdleConnections()
+	}
 }
 
 // call signs params, which must hold appid, mch_id, nonce_str and sign_type
 // (empty for MD5) and be in the byte order of their names, posts them to
-// path and returns the answer's fields once they are trustworthy
-// (checkAnswer) and result_code is SUCCESS. Failures are a
+// path, and hands the answer's fields to parse once they are trustworthy
+// (checkAnswer) and result_code is SUCCESS; a parse error (content that
+// contradicts the request) fails the attempt as a *MessageError. Failures are a
 // *ValidationError, a *TransportError (no usable answer), a *MessageError
 // (an answer that cannot be read or trusted) or an *Error (a failure WeChat
-// Pay reported).
-func (c *Client) call(ctx context.Context, op, path string, params []param) (map[string]string, error) {
+// Pay reported), wrapped in a *retriedError after more than one attempt.
+//
+// With WithRetry, a failure that IsRetryable allows is sent again, the same
+// params with a fresh nonce and signature, after a jittered exponential
+// pause that never ends past the context's deadline (retryPause).
+func (c *Client) call(ctx context.Context, op, path string, params []param, parse func(map[string]string) error) error {
 	if ctx == nil {
-		return nil, &ValidationError{Reason: "nil context (use context.Background())"}
+		return &ValidationError{Reason: "nil context (use context.Background())"}
 	}
-	body := c.encodeRequest(params)
 	if err := ctx.Err(); err != nil {
 		// Nothing leaves the process for a context that is already done.
-		return nil, &TransportError{Op: op, Err: err, unsent: true}
+		return &TransportError{Op: op, Err: err, unsent: true}
 	}
+	attempts := max(1, c.retry.MaxAttempts)
+	unknown := false // whether an attempt's refund outcome was unknown
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			for i := range params {
+				if params[i].name == "nonce_str" {
+					params[i].value = c.nonce()
+				}
+			}
+		}
+		f, err := c.attempt(ctx, op, path, params, attempt)
+		if err == nil {
+			perr := parse(f)
+			if perr == nil {
+				return nil
+			}
+			// Signed, yet unreadable or contradicting the request.
+			err = &MessageError{Op: op, StatusCode: http.StatusOK, Err: perr}
+		}
+		if op == opRefund {
+			var u *unknownOutcome
+			unknown = unknown || errors.As(refundOutcome(err), &u)
+		}
+		pause, again := c.retryPause(ctx, attempt, attempts, err)
+		if !again {
+			if attempt == 1 {
+				return err
+			}
+			return &retriedError{attempts: attempt, earlierUnknown: unknown, err: err}
+		}
+		c.logf(ctx, slog.LevelWarn, "wxrefund: sending the same request again", op,
+			slog.Int("attempt", attempt), slog.Duration("pause", pause), slog.String("error", err.Error()))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &retriedError{attempts: attempt, earlierUnknown: unknown, err: err}
+		case <-t.C:
+		}
+	}
+}
 
+// retryPause decides whether attempt, which failed with err, is followed by
+// another, and after what pause: only when WithRetry allows more attempts,
+// IsRetryable(err) holds, and the pause ends before the context's deadline.
+// Pauses grow from BaseDelay, doubling up to MaxDelay, each drawn uniformly
+// from its upper half (jitter, so that many clients do not retry in step);
+// INVALID_REQ_TOO_MUCH waits at least the minute WeChat Pay asks for.
+func (c *Client) retryPause(ctx context.Context, attempt, attempts int, err error) (time.Duration, bool) {
+	if attempt >= attempts || !IsRetryable(err) || ctx.Err() != nil {
+		return 0, false
+	}
+	d := c.retry.BaseDelay << min(attempt-1, 30)
+	if d <= 0 || d > c.retry.MaxDelay {
+		d = c.retry.MaxDelay
+	}
+	d = d/2 + mrand.N(d/2+1)
+	if ErrorCode(err) == CodeInvalidReqTooMuch {
+		d = max(d, time.Minute)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return 0, false
+	}
+	return d, true
+}
+
+// attempt sends params once: to the primary domain, or with WithFailover
+// to the domain preferred now, and on a failure that says nothing about the
+// request's fate but everything about the domain (no connection, a timeout,
+// a 5xx) the identical body to the other one.
+func (c *Client) attempt(ctx context.Context, op, path string, params []param, n int) (map[string]string, error) {
+	body := c.encodeRequest(params)
+	if c.backupURL == "" {
+		return c.send(ctx, op, c.baseURL, path, body, n)
+	}
+	first, second := c.baseURL, c.backupURL
+	if c.primaryDown() {
+		first, second = second, first
+	}
+	f, err := c.send(ctx, op, first, path, body, n)
+	if err == nil || !failoverable(err) || ctx.Err() != nil {
+		return f, err
+	}
+	if first == c.baseURL {
+		c.downUntil.Store(time.Now().Add(c.failoverFor).UnixNano())
+	}
+	c.logf(ctx, slog.LevelWarn, "wxrefund: failing over to the other domain", op,
+		slog.Int("attempt", n), slog.String("from", hostOf(first)), slog.String("to", hostOf(second)),
+		slog.String("error", err.Error()))
+	f, err = c.send(ctx, op, second, path, body, n)
+	if err == nil && second == c.baseURL {
+		c.downUntil.Store(0) // the primary answers again
+	}
+	return f, err
+}
+
+// primaryDown reports whether the primary domain failed recently enough
+// that the backup is preferred.
+func (c *Client) primaryDown() bool { return time.Now().UnixNano() < c.downUntil.Load() }
+
+// failoverable reports a failure that the other domain may not have: no
+// answer for another reason than the caller's context or a rejected TLS
+// handshake (that would fail on both), or a 5xx status.
+func failoverable(err error) bool {
+	var te *TransportError
+	var me *MessageError
+	switch {
+	case errors.As(err, &te):
+		return !te.processedNothing() && !errors.Is(err, context.Canceled)
+	case errors.As(err, &me):
+		return me.StatusCode >= 500
+	}
+	return false
+}
+
+// send posts body to base+path once (after the rate limiter allows it),
+// reads and checks the answer, and logs the exchange.
+func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n int) (f map[string]string, err error) {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, &TransportError{Op: op, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
+		}
+	}
+	start := time.Now()
+	defer func() { c.logAttempt(ctx, op, base, n, time.Since(start), err) }()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, &TransportError{Op: op, Err: err}
 	}
@@ -226,6 +387,43 @@ func (c *Client) call(ctx context.Context, op, path string, params []param) (map
 		return nil, err
 	}
 	return c.checkAnswer(op, fields)
+}
+
+// logAttempt writes the debug record of one exchange: the operation, the
+// domain, the attempt, how long it took, and WeChat Pay's codes or the kind
+// of failure. Never the body, the key, a signature or a certificate.
+func (c *Client) logAttempt(ctx context.Context, op, base string, n int, d time.Duration, err error) {
+	if c.log == nil || !c.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("op", op), slog.String("domain", hostOf(base)),
+		slog.Int("attempt", n), slog.Duration("duration", d)}
+	var e *Error
+	switch {
+	case err == nil:
+		attrs = append(attrs, slog.String("return_code", "SUCCESS"), slog.String("result_code", "SUCCESS"))
+	case errors.As(err, &e):
+		attrs = append(attrs, slog.String("return_code", e.ReturnCode), slog.String("result_code", e.ResultCode),
+			slog.String("err_code", e.ErrCode))
+	default:
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "wxrefund: call", attrs...)
+}
+
+// logf writes a record for op at level when a logger is set.
+func (c *Client) logf(ctx context.Context, level slog.Level, msg, op string, attrs ...slog.Attr) {
+	if c.log != nil {
+		c.log.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("op", op)}, attrs...)...)
+	}
+}
+
+// hostOf is the host of a base URL, for logs.
+func hostOf(base string) string {
+	if u, err := url.Parse(base); err == nil {
+		return u.Host
+	}
+	return base
 }
 
 // encodeRequest signs params and writes the request body: a flat <xml>

@@ -521,6 +521,22 @@ const (
 	opNotification = "notification"
 )
 
+// retriedError is the last error of a call that made more than one
+// attempt: it keeps that error's classification and says how many attempts
+// were made, and whether an earlier one's refund outcome was unknown (then
+// the refund must not be recorded as failed, whatever the last attempt
+// said).
+type retriedError struct {
+	attempts       int
+	earlierUnknown bool
+	err            error
+}
+
+func (e *retriedError) Error() string {
+	return "wxrefund: after " + strconv.Itoa(e.attempts) + " attempts: " + withoutPrefix(e.err)
+}
+func (e *retriedError) Unwrap() error { return e.err }
+
 // unknownOutcome marks a Refund error after which the refund may have been
 // accepted. It keeps the cause in the chain (errors.As still finds *Error,
 // *TransportError or *MessageError) and adds what to do.
@@ -542,8 +558,10 @@ func refundOutcome(err error) error {
 		e  *Error
 		te *TransportError
 		me *MessageError
+		re *retriedError
 	)
 	switch {
+	case errors.As(err, &re) && re.earlierUnknown:
 	case errors.As(err, &e):
 		if !e.rule().unknown {
 			return err

@@ -1,10 +1,12 @@
 package wxrefund
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,12 +21,17 @@ import (
 type Option func(*options) error
 
 type options struct {
-	cert     *certSource
-	hc       *http.Client
-	baseURL  string
-	roots    *x509.CertPool
-	signType SignType
-	timeout  time.Duration
+	cert      *certSource
+	hc        *http.Client
+	baseURL   string
+	roots     *x509.CertPool
+	signType  SignType
+	timeout   time.Duration
+	retry     RetryPolicy
+	backupURL string
+	limiter   Limiter
+	log       *slog.Logger
+	wrap      func(http.RoundTripper) http.RoundTripper
 }
 
 type certSource struct {
@@ -143,13 +150,23 @@ func WithHTTPClient(hc *http.Client) Option {
 // wxrefundtest instead.
 func WithBaseURL(baseURL string) Option {
 	return func(o *options) error {
-		u, err := url.Parse(baseURL)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("%w: WithBaseURL: want an https URL without query, got %q", ErrInvalidConfig, baseURL)
+		u, err := parseBaseURL("WithBaseURL", baseURL)
+		if err != nil {
+			return err
 		}
-		o.baseURL = strings.TrimRight(baseURL, "/")
+		o.baseURL = u
 		return nil
 	}
+}
+
+// parseBaseURL checks an https base URL without query or fragment and
+// returns it without trailing slashes.
+func parseBaseURL(option, baseURL string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%w: %s: want an https URL without query, got %q", ErrInvalidConfig, option, baseURL)
+	}
+	return strings.TrimRight(baseURL, "/"), nil
 }
 
 // WithRootCAs sets the roots that verify the server's certificate, instead of
@@ -185,6 +202,123 @@ func WithTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: WithTimeout(%v): want a positive duration", ErrInvalidConfig, d)
 		}
 		o.timeout = d
+		return nil
+	}
+}
+
+// BackupBaseURL is WeChat Pay's backup domain for API v2 (the "cross-city
+// disaster recovery" domain of its docs, which serves the same paths).
+const BackupBaseURL = "https://api2.mch.weixin.qq.com"
+
+// RetryPolicy says how Refund and QueryRefund send a request again. Only
+// what is safe is retried: failures whose outcome is unknown (no usable
+// answer, an answer that cannot be trusted) and the err_codes after which
+// WeChat Pay's docs say to send the same request again (IsRetryable), always
+// with the same out_refund_no and amounts (a fresh nonce and signature).
+// REFUND_FEE_MISMATCH, NOTENOUGH and final business errors are not retried.
+type RetryPolicy struct {
+	MaxAttempts int           // attempts in all, the first included; <= 1: no retry
+	BaseDelay   time.Duration // first pause (0: 200ms); grows exponentially with jitter
+	MaxDelay    time.Duration // cap on one pause (0: 10s)
+}
+
+// WithRetry makes calls send a retryable failure again, up to p.MaxAttempts
+// attempts, pausing between them: the pause grows from p.BaseDelay,
+// doubling up to p.MaxDelay, drawn from its upper half so that many clients
+// do not retry in step; after INVALID_REQ_TOO_MUCH it is at least a minute,
+// as WeChat Pay asks. No pause ends past the context's deadline: the call
+// then returns the last error. A context that is done stops retrying. The
+// final error keeps its classification (errors.Is, errors.As, IsRetryable)
+// and says how many attempts were made; for Refund it matches
+// ErrOutcomeUnknown whenever any attempt's outcome was unknown.
+//
+// Retries are off by default. WithTimeout bounds each attempt, not the
+// call: give the context a deadline to bound the whole call.
+func WithRetry(p RetryPolicy) Option {
+	return func(o *options) error {
+		if p.BaseDelay < 0 || p.MaxDelay < 0 {
+			return fmt.Errorf("%w: WithRetry: negative delay", ErrInvalidConfig)
+		}
+		if p.BaseDelay == 0 {
+			p.BaseDelay = 200 * time.Millisecond
+		}
+		if p.MaxDelay == 0 {
+			p.MaxDelay = 10 * time.Second
+		}
+		p.MaxDelay = max(p.MaxDelay, p.BaseDelay)
+		o.retry = p
+		return nil
+	}
+}
+
+// WithFailover sends a request whose attempt at the primary domain failed
+// without an answer (no connection, a timeout) or with a 5xx status to the
+// backup domain, backupBaseURL ("" means BackupBaseURL), with the identical
+// body: the same out_refund_no keeps a refund from being made twice on
+// either. After such a failure the backup is tried first for a minute, then
+// the primary again. Both are verified against the same roots.
+func WithFailover(backupBaseURL string) Option {
+	return func(o *options) error {
+		if backupBaseURL == "" {
+			backupBaseURL = BackupBaseURL
+		}
+		u, err := parseBaseURL("WithFailover", backupBaseURL)
+		if err != nil {
+			return err
+		}
+		o.backupURL = u
+		return nil
+	}
+}
+
+// Limiter paces requests: Wait blocks until one may be sent, or returns an
+// error when ctx is done first. *rate.Limiter (golang.org/x/time/rate)
+// satisfies it; so can a limiter shared by all of a merchant's instances,
+// backed by Redis, say.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// WithRateLimiter makes every request (retries and failovers included)
+// Wait on l first. WeChat Pay allows a merchant 150 refund requests a
+// second, and only 6 erroneous ones (after which INVALID_REQ_TOO_MUCH), in
+// all, across every instance: size l for the merchant, not the process.
+func WithRateLimiter(l Limiter) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithRateLimiter(nil)", ErrInvalidConfig)
+		}
+		o.limiter = l
+		return nil
+	}
+}
+
+// WithLogger makes the Client log each attempt at debug level (operation,
+// domain, attempt, duration, and return_code/result_code/err_code or the
+// kind of failure), and retries and failovers as warnings. Records never
+// hold the API key, signatures, certificates or message bodies.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidConfig)
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithTransportWrapper wraps the Client's own transport, for observability
+// (OpenTelemetry's otelhttp.NewTransport, metrics, tracing): requests go
+// through wrap's RoundTripper, which must hand them to the one it was given.
+// Underneath, the merchant certificate and server verification stay in
+// force: they belong to the wrapped transport, which WithHTTPClient's rules
+// still govern.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) error {
+		if wrap == nil {
+			return fmt.Errorf("%w: WithTransportWrapper(nil)", ErrInvalidConfig)
+		}
+		o.wrap = wrap
 		return nil
 	}
 }

@@ -3,7 +3,6 @@ package wxrefund
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"unicode"
@@ -108,17 +107,15 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 		return nil, ErrCertificateRequired
 	}
 	params := c.refundParams(req)
-	f, err := c.call(ctx, opRefund, pathRefund, params[:])
+	var resp *RefundResponse
+	err := c.call(ctx, opRefund, pathRefund, params[:], func(f map[string]string) (err error) {
+		resp, err = parseRefundResponse(f, req)
+		return err
+	})
 	if err != nil {
 		return nil, refundOutcome(err)
 	}
-	r, err := parseRefundResponse(f, req)
-	if err != nil {
-		// Signed and accepted, yet unreadable or contradicting the
-		// request: the refund may exist.
-		return nil, refundOutcome(&MessageError{Op: opRefund, StatusCode: http.StatusOK, Err: err})
-	}
-	return r, nil
+	return resp, nil
 }
 
 // refundParams are the parameters of a refund request, in the byte order of

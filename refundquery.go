@@ -3,7 +3,6 @@ package wxrefund
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -102,15 +101,15 @@ func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*Que
 	if err != nil {
 		return nil, err
 	}
-	f, err := c.call(ctx, opRefundQuery, pathRefundQuery, params[:])
+	var resp *QueryRefundResponse
+	err = c.call(ctx, opRefundQuery, pathRefundQuery, params[:], func(f map[string]string) (err error) {
+		resp, err = parseQueryResponse(f, req)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	r, err := parseQueryResponse(f, req)
-	if err != nil {
-		return nil, &MessageError{Op: opRefundQuery, StatusCode: http.StatusOK, Err: err}
-	}
-	return r, nil
+	return resp, nil
 }
 
 // queryParams checks req and returns the parameters of its query, in the
