@@ -3,6 +3,7 @@ package wxrefund
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 )
@@ -292,3 +293,70 @@ func recordIndex(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// AllRefunds returns every refund of the order that req names (by
+// TransactionID or OutTradeNo), in the order WeChat Pay lists them, reading
+// page after page from req.Offset: each query returns at most ten, and the
+// next starts where it ended. The walk ends at the order's last refund: when
+// WeChat Pay's total_refund_count is reached, a page of fewer than ten comes
+// back, or a query past the end answers PARAM_ERROR (which is the end, not
+// an error). A refund that a page repeats (WeChat Pay's docs are not exact
+// about page bounds) is yielded once. Asked by OutRefundNo or RefundID, it
+// yields that one refund.
+//
+// A failure is yielded once, with a zero RefundRecord, and ends the walk.
+// Breaking out of the loop stops it without further queries. Each query
+// goes through QueryRefund, so WithRetry, WithFailover and WithRateLimiter
+// apply to every page.
+//
+//	for r, err := range c.AllRefunds(ctx, &wxrefund.QueryRefundRequest{OutTradeNo: "ORD1"}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(r.OutRefundNo, r.Status, r.RefundFee)
+//	}
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (offset).
+func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.Seq2[RefundRecord, error] {
+	return func(yield func(RefundRecord, error) bool) {
+		if req == nil {
+			yield(RefundRecord{}, &ValidationError{Reason: "the request is nil"})
+			return
+		}
+		q := *req
+		seen := map[string]bool{}
+		for {
+			resp, err := c.QueryRefund(ctx, &q)
+			if err != nil {
+				if q.Offset > req.Offset && ErrorCode(err) == CodeParamError {
+					return // an offset past the last refund
+				}
+				yield(RefundRecord{}, err)
+				return
+			}
+			for _, r := range resp.Refunds {
+				if seen[r.RefundID] {
+					continue
+				}
+				seen[r.RefundID] = true
+				if !yield(r, nil) {
+					return
+				}
+			}
+			q.Offset += len(resp.Refunds)
+			switch {
+			case q.OutRefundNo != "" || q.RefundID != "": // one refund, no pages
+				return
+			case len(resp.Refunds) == 0:
+				return
+			case resp.TotalRefundCount > 0 && q.Offset >= resp.TotalRefundCount:
+				return
+			case resp.TotalRefundCount == 0 && len(resp.Refunds) < pageSize:
+				return
+			}
+		}
+	}
+}
+
+// pageSize is how many refunds a refund query returns at most.
+const pageSize = 10
