@@ -359,7 +359,7 @@ func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, &TransportError{Op: op, Err: err}
+		return nil, &TransportError{Op: op, Err: err, unsent: true}
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("Accept", "text/xml")
@@ -378,9 +378,10 @@ func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n
 	}
 	fields, err := readAnswer(op, resp.StatusCode, raw)
 	var me *MessageError
-	if errors.As(err, &me) && ctx.Err() != nil && errors.Is(me, ErrMalformed) {
+	if errors.As(err, &me) && ctx.Err() != nil && !errors.Is(me, ErrCertificateRejected) {
 		// A body cut short by the deadline (a connection closed on
-		// cancellation can read as a clean end) is no answer at all.
+		// cancellation can read as a clean end) is no answer at all,
+		// whatever its status line said.
 		return nil, &TransportError{Op: op, StatusCode: resp.StatusCode, Err: withContext(ctx, me.Err)}
 	}
 	if err != nil {

@@ -262,6 +262,11 @@ func (e *Error) rule() codeRule {
 	if e.ErrCode != "" {
 		return codeRules[e.ErrCode]
 	}
+	if e.ResultCode == "FAIL" {
+		// A business failure without a reason: nothing says the refund
+		// was not made.
+		return codeRule{unknown: true, hint: "WeChat Pay gave no err_code: query the refund before anything else"}
+	}
 	if e.ReturnCode == "FAIL" {
 		for _, r := range returnMsgRules {
 			if strings.Contains(e.ReturnMsg, r.text) {

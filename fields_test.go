@@ -355,26 +355,40 @@ func TestParseTimeMatchesTimeParse(t *testing.T) {
 		"2024-06-03 10:15", "2024-06-03 10:15:42Z", "２０２４-06-03 10:15:42", "2024-06-03 1a:15:42",
 		"+024-06-03 10:15:42", "-024-06-03 10:15:42", "2100-02-29 00:00:00", "2000-02-29 00:00:00", "",
 		"2024-06-03 1:15:42", "2024-06-03 :15:42", "2024-06-03 001:15:42", "2024-06-03 9:5:42",
+		"2024-06-03 10:15:42.5", "2024-06-03 10:15:42,123", "2024-06-03  10:15:42",
 	}
 	for _, s := range cases {
-		want, err := time.ParseInLocation(TimeLayout, s, cst)
-		got, ok := parseTime(s)
-		require.Equal(t, err == nil, ok, "%q: time.Parse says %v", s, err)
-		if ok {
-			assert.True(t, want.Equal(got), "%q: %v vs %v", s, want, got)
-			assert.Equal(t, cst, got.Location())
-		}
+		ptCheckTime(t, s)
 	}
 }
 
 func FuzzParseTime(f *testing.F) {
 	f.Add("2024-06-03 10:15:42")
 	f.Add("2024-02-30 10:15:42")
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := time.ParseInLocation(TimeLayout, s, cst)
-		got, ok := parseTime(s)
-		if (err == nil) != ok || ok && !want.Equal(got) {
-			t.Fatalf("%q: time.Parse (%v, %v), parseTime (%v, %v)", s, want, err, got, ok)
+	f.Fuzz(func(t *testing.T, s string) { ptCheckTime(t, s) })
+}
+
+// ptCheckTime fails t unless parseTime reads s as time.ParseInLocation does
+// whenever it reads it at all, and fieldParser.time (the fast path, then
+// the time package) agrees with time.ParseInLocation on every input.
+func ptCheckTime(t *testing.T, s string) {
+	t.Helper()
+	want, err := time.ParseInLocation(TimeLayout, s, cst)
+	if got, ok := parseTime(s); ok && (err != nil || !want.Equal(got) || got.Location() != cst) {
+		t.Fatalf("%q: parseTime %v, time.Parse (%v, %v)", s, got, want, err)
+	}
+	p := fieldParser{fields: map[string]string{"t": s}}
+	got := p.time("t")
+	trimmed := strings.TrimSpace(s)
+	want, err = time.ParseInLocation(TimeLayout, trimmed, cst)
+	switch {
+	case trimmed == "" || s == "":
+		if s == "" && (p.err != nil || !got.IsZero()) {
+			t.Fatalf("an empty time is absent")
 		}
-	})
+	case (err == nil) != (p.err == nil):
+		t.Fatalf("%q: fieldParser.time %v, time.Parse %v", s, p.err, err)
+	case err == nil && !want.Equal(got):
+		t.Fatalf("%q: fieldParser.time %v, time.Parse %v", s, got, want)
+	}
 }

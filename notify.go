@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -86,8 +87,9 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	if len(body) > maxBody {
 		return nil, fmt.Errorf("%w (limit %d bytes)", ErrBodyTooLarge, maxBody)
 	}
-	// Nothing of the outer document outlives this call (the notification
-	// takes appid and mch_id from the Client), so its fields may alias body.
+	// The outer document's fields alias body: nothing of it outlives this
+	// call but a return_msg, which is copied (the notification takes appid
+	// and mch_id from the Client).
 	outer, err := decodeOwned(body, "xml")
 	if err != nil {
 		return nil, err
@@ -116,7 +118,9 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	switch returnCode {
 	case "SUCCESS":
 	case "FAIL":
-		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: returnMsg}
+		// The fields alias body, which is the caller's: copy what the
+		// error keeps.
+		return nil, &Error{ReturnCode: "FAIL", ReturnMsg: strings.Clone(returnMsg)}
 	default:
 		return nil, fmt.Errorf("%w: return_code is neither SUCCESS nor FAIL", ErrMalformed)
 	}
@@ -204,36 +208,78 @@ func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error
 // body that is not a valid notification gets FAIL with HTTP 400. Replies
 // never contain fn's error, secrets or decrypted text.
 //
-// fn must be idempotent (the same notification can arrive several times) and
-// should return only once the result is stored durably.
+// WeChat Pay delivers the same notification several times, sometimes at
+// once and to several instances. Deliveries of the same notification (the
+// same out_refund_no and status) are handled one at a time within the
+// process. With WithNotifyStore, one already processed is acknowledged
+// without calling fn again; fn's failure is never recorded as processed.
+// Without a store, fn must be idempotent. fn should return only once the
+// result is stored durably. WithNotifyLogger records every delivery that is
+// not acknowledged, with its reason.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the reply).
-func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotification) error) http.Handler {
+func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotification) error, opts ...NotifyOption) http.Handler {
+	var cfg notifyConfig
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cfg)
+		}
+	}
+	locks := &keyedMutex{m: map[string]*keyedEntry{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reject := func(status int, reply []byte, reason string, err error) {
+			cfg.logReject(r, status, reason, err)
+			writeNotifyReply(w, status, reply)
+		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeNotifyReply(w, http.StatusMethodNotAllowed, notifyNotAllowed)
+			reject(http.StatusMethodNotAllowed, notifyNotAllowed, "method not allowed", nil)
 			return
 		}
 		n, err := c.ParseNotifyRequest(r)
 		switch {
 		case errors.Is(err, errNotCreated):
-			writeNotifyReply(w, http.StatusInternalServerError, notifyNoHandler)
+			reject(http.StatusInternalServerError, notifyNoHandler, "the Client was not created with NewClient", nil)
 			return
 		case errors.Is(err, ErrBodyTooLarge):
-			writeNotifyReply(w, http.StatusRequestEntityTooLarge, notifyTooLarge)
+			reject(http.StatusRequestEntityTooLarge, notifyTooLarge, "body too large", nil)
 			return
 		case err != nil:
-			writeNotifyReply(w, http.StatusBadRequest, notifyInvalid)
+			// DecryptNotify's errors hold no key, ciphertext or decrypted
+			// values, so they can be logged.
+			reject(http.StatusBadRequest, notifyInvalid, "invalid notification", err)
 			return
 		}
 		if fn == nil {
-			writeNotifyReply(w, http.StatusInternalServerError, notifyNoHandler)
+			reject(http.StatusInternalServerError, notifyNoHandler, "no handler", nil)
 			return
 		}
-		if err := fn(r.Context(), n); err != nil {
-			writeNotifyReply(w, http.StatusInternalServerError, notifyHandlerFailed)
+		key := notifyKeyOf(n)
+		unlock := locks.lock(key)
+		defer unlock()
+		ctx := r.Context()
+		if cfg.store != nil {
+			done, err := cfg.store.Processed(ctx, key)
+			if err != nil {
+				reject(http.StatusInternalServerError, notifyHandlerFailed, "the notify store failed", err)
+				return
+			}
+			if done {
+				writeNotifyReply(w, http.StatusOK, notifyOK) // a duplicate: already handled
+				return
+			}
+		}
+		if err := fn(ctx, n); err != nil {
+			// fn's error may quote the notification: not logged.
+			reject(http.StatusInternalServerError, notifyHandlerFailed, "the handler failed; WeChat Pay will deliver again", nil)
 			return
+		}
+		if cfg.store != nil {
+			if err := cfg.store.MarkProcessed(ctx, key); err != nil {
+				// fn succeeded: acknowledge. A later duplicate calls fn
+				// again, which must be idempotent anyway.
+				cfg.logReject(r, http.StatusOK, "the notify store could not record a processed notification", err)
+			}
 		}
 		writeNotifyReply(w, http.StatusOK, notifyOK)
 	})

@@ -83,6 +83,17 @@ func TestRetryResendsWhatIsSafe(t *testing.T) {
 			},
 		},
 		{
+			// No reason given: nothing says the refund was not made.
+			name:     "result_code FAIL without err_code is unknown, and not resent",
+			answers:  []func(map[string]string) map[string]string{ptFail(""), mtRefundOK},
+			requests: 1,
+			check: func(t *testing.T, _ *RefundResponse, err error) {
+				assert.ErrorIs(t, err, ErrOutcomeUnknown)
+				assert.False(t, IsRetryable(err))
+				assert.Contains(t, err.Error(), "query the refund")
+			},
+		},
+		{
 			name:     "a final error is not resent",
 			answers:  []func(map[string]string) map[string]string{ptFail(CodeTradeOverdue), mtRefundOK},
 			requests: 1,

@@ -34,7 +34,9 @@ func (t SignType) valid() bool { return t == SignTypeMD5 || t == SignTypeHMACSHA
 // does when sign_type is absent.
 //
 // Sign is exported for users who sign other API v2 calls; the Client signs
-// its own requests and verifies every response.
+// its own requests and verifies every response. For HMAC-SHA256 it keeps
+// keyed HMAC states for the first 16 API keys it is given, for the life of
+// the process (a Client keeps its own instead).
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3.
 func Sign(params map[string]string, apiKey string, t SignType) string {
