@@ -46,12 +46,12 @@ func TestErrorText(t *testing.T) {
 		{
 			name: "business level without err_code",
 			err:  &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL"},
-			want: "wxrefund: result_code FAIL",
+			want: "wxrefund: result_code FAIL (WeChat Pay gave no err_code: query the refund before anything else)",
 		},
 		{
 			name: "business level with only a description",
 			err:  &Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCodeDes: "订单已全额退款"},
-			want: "wxrefund: result_code FAIL: 订单已全额退款",
+			want: "wxrefund: result_code FAIL: 订单已全额退款 (WeChat Pay gave no err_code: query the refund before anything else)",
 		},
 		{
 			name: "zero value",
