@@ -21,7 +21,8 @@ import (
 // DefaultBaseURL is the production API v2 host.
 const DefaultBaseURL = "https://api.mch.weixin.qq.com"
 
-// DefaultTimeout bounds each call whose context has no deadline.
+// DefaultTimeout bounds each HTTP exchange of a call whose context has no
+// deadline.
 const DefaultTimeout = 15 * time.Second
 
 const (

@@ -53,6 +53,18 @@
 // For Refund, [ErrOutcomeUnknown] marks those after which the refund may
 // exist; [IsRetryable] says when sending the same request again helps.
 //
+// # Production
+//
+// Options make a Client fit for production: [WithRetry] resends what is
+// safe to resend (never with a new OutRefundNo), [WithFailover] moves to
+// WeChat Pay's backup domain on outages, [WithRateLimiter] paces requests
+// under WeChat Pay's limits, [WithLogger] and [WithTransportWrapper] let
+// logs, metrics and traces see every attempt, [Client.CertificateExpiry]
+// warns before the certificate expires. [Client.AllRefunds] walks an
+// order's refunds page by page. [Client.NotifyHandler] takes
+// [WithNotifyStore], so that a notification WeChat Pay delivers again is
+// processed once, across instances when the store is shared.
+//
 // # Security
 //
 // The server certificate is always verified and redirects are never

@@ -176,3 +176,60 @@ func ExampleClient_DecryptNotify() {
 	// Output:
 	// true
 }
+
+func ExampleWithRetry() {
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fake.Close()
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, append(fake.ClientOptions(),
+		// In production: a few attempts, a pause of a second or more.
+		wxrefund.WithRetry(wxrefund.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond}))...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// WeChat Pay makes the refund but its answer is lost on the way.
+	fake.LoseNext(wxrefund.CodeSystemError, 1)
+
+	// A deadline bounds the whole call, retries included.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.Refund(ctx, &wxrefund.RefundRequest{
+		OutTradeNo: "ORD20240601123456", OutRefundNo: "RF20240603000001", TotalFee: 5000, RefundFee: 2000})
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, wxrefund.ErrOutcomeUnknown): keep it pending, query it later
+	}
+	// The second attempt, with the same OutRefundNo, found the refund made.
+	fmt.Println(resp.OutRefundNo, resp.RefundFee, len(fake.Refunds("ORD20240601123456")))
+	// Output:
+	// RF20240603000001 2000 1
+}
+
+func ExampleClient_AllRefunds() {
+	fake, c := exampleFake()
+	defer fake.Close()
+	ctx := context.Background()
+	for i := range 12 {
+		_, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD20240601123456",
+			OutRefundNo: fmt.Sprintf("RF%02d", i), TotalFee: 5000, RefundFee: 100})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Twelve refunds come in two pages; AllRefunds reads both.
+	n, sum := 0, int64(0)
+	for r, err := range c.AllRefunds(ctx, &wxrefund.QueryRefundRequest{OutTradeNo: "ORD20240601123456"}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		n, sum = n+1, sum+r.RefundFee
+	}
+	fmt.Println(n, "refunds,", sum, "fen")
+	// Output:
+	// 12 refunds, 1200 fen
+}

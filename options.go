@@ -194,8 +194,9 @@ func WithSignType(t SignType) Option {
 	}
 }
 
-// WithTimeout bounds each call whose context has no deadline; the default
-// is DefaultTimeout. A call's own context deadline always wins.
+// WithTimeout bounds each HTTP exchange of a call whose context has no
+// deadline (each attempt, with WithRetry and WithFailover); the default is
+// DefaultTimeout. A call's own context deadline always wins.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
