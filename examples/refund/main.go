@@ -3,10 +3,11 @@
 //
 //	go run ./examples/refund -out-trade-no ORD1 -out-refund-no RF1 -total 5000 -refund 2000
 //
-// It demonstrates the safe retry rule: when the outcome is unknown it retries
-// with the same out_refund_no, and if the outcome is still unknown after the
-// last attempt (or an earlier attempt was unknown), it queries the refund by
-// that number before reporting anything.
+// It demonstrates the safe retry rule: the Client (WithRetry) sends a
+// retryable failure again with the same out_refund_no, and if any attempt's
+// outcome was unknown the program queries the refund by that number before
+// reporting anything. It exits non-zero unless the refund that exists under
+// that number is the one requested.
 package main
 
 import (
@@ -15,11 +16,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
-	"github.com/go-wxpay/wxrefund/internal/envconfig"
 )
 
 func main() {
@@ -31,44 +34,43 @@ func main() {
 	flag.Int64Var(&req.RefundFee, "refund", 0, "the amount to refund, in fen (required)")
 	flag.StringVar(&req.RefundDesc, "desc", "", "reason shown to the payer")
 	flag.StringVar(&req.NotifyURL, "notify-url", "", "where WeChat Pay posts the result (optional)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: refund -out-trade-no ID -out-refund-no ID -total FEN -refund FEN\n\n")
-		flag.PrintDefaults()
-		fmt.Fprintf(flag.CommandLine.Output(), "\n%s\n", envconfig.Usage)
-	}
+	flag.Usage = usage("refund -out-trade-no ID -out-refund-no ID -total FEN -refund FEN")
 	flag.Parse()
 
-	c, err := envconfig.Client(true)
+	c, err := newClient(true, options(os.Stderr)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "refund:", err)
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, c, &req); err != nil {
+	defer c.CloseIdleConnections()
+	// One deadline for the refund, its retries and the query that may follow.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	err = run(ctx, os.Stdout, c, &req)
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "refund:", err)
 		os.Exit(1)
 	}
 }
 
-// retryPause is the base pause between attempts (tests shorten it).
-var retryPause = time.Second
+// retry is how the Client sends a retryable failure again (tests shorten
+// BaseDelay).
+var retry = wxrefund.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Second}
 
-// run applies for the refund, retrying with the same out_refund_no while that
-// helps, and reports to w. It returns nil once the refund is known to exist.
-func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
-	ctx := context.Background()
-	var resp *wxrefund.RefundResponse
-	var err error
-	unknown := false // whether an attempt may have created the refund
-	for attempt := 1; ; attempt++ {
-		resp, err = c.Refund(ctx, req)
-		unknown = unknown || errors.Is(err, wxrefund.ErrOutcomeUnknown)
-		if err == nil || !wxrefund.IsRetryable(err) || attempt == 3 {
-			break
-		}
-		// Unknown or transient: the same request again, never a new number.
-		fmt.Fprintf(w, "attempt %d: %v; retrying with the same out_refund_no\n", attempt, err)
-		time.Sleep(time.Duration(attempt) * retryPause)
+// options are the Client options beyond the credentials: retry, and the
+// Client's warnings (each retry) logged to w.
+func options(w io.Writer) []wxrefund.Option {
+	return []wxrefund.Option{
+		wxrefund.WithRetry(retry),
+		wxrefund.WithLogger(slog.New(slog.NewTextHandler(w, nil))),
 	}
+}
+
+// run applies for the refund (c retries it with the same out_refund_no while
+// that helps), queries it, and reports to w. It returns nil only once the
+// refund that exists under req.OutRefundNo is known to be the one requested.
+func run(ctx context.Context, w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
+	resp, err := c.Refund(ctx, req)
 	switch {
 	case errors.Is(err, wxrefund.ErrInvalidRequest):
 		flag.Usage()
@@ -76,25 +78,23 @@ func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 	case err == nil:
 		fmt.Fprintf(w, "accepted: refund_id=%s refund_fee=%d fen (cash %d, coupon %d)\n",
 			resp.RefundID, resp.RefundFee, resp.CashRefundFee, resp.CouponRefundFee)
-	case unknown:
-		// Even if the last attempt failed for good, an earlier one may have
-		// created the refund: only a query can tell.
+	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
+		// Some attempt may have created the refund, even if the last one
+		// failed for good: only a query can tell.
 		fmt.Fprintf(w, "outcome unknown (%v); querying by out_refund_no\n", err)
 	default:
 		return err
 	}
 
+	// Refund wraps the cause of an unknown outcome in the error that says
+	// so; once the query settles the outcome, report the cause alone.
+	cause := errors.Unwrap(err)
 	q, qerr := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: req.OutRefundNo})
-	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist {
-		// Settled: no refund exists. Report the last cause without the
-		// unknown-outcome wrapper.
-		if errors.Is(err, wxrefund.ErrOutcomeUnknown) {
-			// Refund wraps the cause (an *Error, *TransportError or
-			// *MessageError) in the unknown-outcome error.
-			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w",
-				errors.Unwrap(err))
+	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist && err != nil {
+		if wxrefund.IsRetryable(err) {
+			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w", cause)
 		}
-		return fmt.Errorf("the refund was not created: %w", err)
+		return fmt.Errorf("the refund was not created: %w", cause)
 	}
 	if qerr != nil {
 		return qerr
@@ -106,5 +106,33 @@ func run(w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 		}
 		fmt.Fprintln(w)
 	}
+	i := slices.IndexFunc(q.Refunds, func(r wxrefund.RefundRecord) bool { return r.OutRefundNo == req.OutRefundNo })
+	if i < 0 {
+		return fmt.Errorf("the query did not return out_refund_no %s", req.OutRefundNo)
+	}
+	if d := differences(req, q, q.Refunds[i]); d != "" {
+		msg := fmt.Sprintf("out_refund_no %s is taken: the existing refund has other amounts (%s), so the one requested was not made; "+
+			"check your records before using another out_refund_no", req.OutRefundNo, d)
+		if cause == nil {
+			return errors.New(msg)
+		}
+		return fmt.Errorf("%s: %w", msg, cause)
+	}
 	return nil
+}
+
+// differences lists how r, the refund with req's out_refund_no in the query
+// answer q, differs from req, or returns "" when it is the refund requested.
+func differences(req *wxrefund.RefundRequest, q *wxrefund.QueryRefundResponse, r wxrefund.RefundRecord) string {
+	var d []string
+	add := func(differ bool, format string, args ...any) {
+		if differ {
+			d = append(d, fmt.Sprintf(format, args...))
+		}
+	}
+	add(r.RefundFee != req.RefundFee, "refund_fee %d fen, not %d", r.RefundFee, req.RefundFee)
+	add(q.TotalFee != req.TotalFee, "total_fee %d fen, not %d", q.TotalFee, req.TotalFee)
+	add(req.OutTradeNo != "" && q.OutTradeNo != req.OutTradeNo, "out_trade_no %s, not %s", q.OutTradeNo, req.OutTradeNo)
+	add(req.TransactionID != "" && q.TransactionID != req.TransactionID, "transaction_id %s, not %s", q.TransactionID, req.TransactionID)
+	return strings.Join(d, ", ")
 }
