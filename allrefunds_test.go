@@ -16,14 +16,7 @@ import (
 // order the fake (as WeChat Pay) lists them; breaking stops the walk.
 func TestAllRefunds(t *testing.T) {
 	t.Parallel()
-	fake, err := wxrefundtest.NewServer()
-	require.NoError(t, err)
-	t.Cleanup(fake.Close)
-	require.NoError(t, fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD37", TotalFee: 100000}))
-	appID, mchID, apiKey := fake.Credentials()
-	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
-	require.NoError(t, err)
-	t.Cleanup(c.CloseIdleConnections)
+	fake, c := xtFake(t, []wxrefundtest.Order{{OutTradeNo: "ORD37", TotalFee: 100000}})
 	ctx := context.Background()
 	for i := range 37 {
 		_, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD37", OutRefundNo: fmt.Sprintf("RF%02d", i),

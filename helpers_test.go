@@ -38,8 +38,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The illustrative merchant of SPEC §9: every sample there is signed with
-// mtAPIKey for mtAppID/mtMchID.
+// The illustrative merchant of the committed vectors (testdata/vectors):
+// every sample there is signed with mtAPIKey for mtAppID/mtMchID.
 const (
 	mtAppID  = "wx8888888888888888"
 	mtMchID  = "1900000109"
@@ -260,7 +260,7 @@ func mtNewServer(t testing.TB, auth tls.ClientAuthType, clientCAs *x509.CertPool
 	return s
 }
 
-// mtNewClient returns a Client for the SPEC §9 merchant that talks to s and
+// mtNewClient returns a Client for the vectors' merchant that talks to s and
 // trusts the in-memory CA; opts come after those two.
 func mtNewClient(t testing.TB, s *mtServer, opts ...Option) *Client {
 	t.Helper()
@@ -333,7 +333,7 @@ type mtRequest struct {
 
 // mtReadRequest reads a request the Client sent and checks it the way WeChat
 // Pay would: POST, text/xml, a flat <xml> document, appid and mch_id of the
-// §9 merchant, a nonce, and a sign that verifies with st over all fields. It
+// vectors' merchant, a nonce, and a sign that verifies with st over all fields. It
 // runs in the server's goroutine, so it reports with assert, not require.
 func mtReadRequest(t testing.TB, r *http.Request, st SignType) mtRequest {
 	t.Helper()
@@ -497,7 +497,8 @@ func mtCountHits(mux *http.ServeMux, path string) *atomic.Int64 {
 	return n
 }
 
-// mtRefundReq is a valid refund request (the SPEC §9.1 parameters).
+// mtRefundReq is a valid refund request (the parameters of
+// testdata/vectors/refund_request_9_1.xml).
 func mtRefundReq() *RefundRequest {
 	return &RefundRequest{
 		OutTradeNo:  "ORD20240601123456",

@@ -21,15 +21,8 @@ func TestRetryAfterLostAnswerMakesOneRefund(t *testing.T) {
 	for _, lost := range []string{wxrefund.CodeSystemError, ""} {
 		t.Run("lost as "+map[string]string{"": "a dropped connection"}[lost]+lost, func(t *testing.T) {
 			t.Parallel()
-			fake, err := wxrefundtest.NewServer()
-			require.NoError(t, err)
-			t.Cleanup(fake.Close)
-			require.NoError(t, fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 5000}))
-			appID, mchID, apiKey := fake.Credentials()
-			c, err := wxrefund.NewClient(appID, mchID, apiKey, append(fake.ClientOptions(),
-				wxrefund.WithRetry(wxrefund.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))...)
-			require.NoError(t, err)
-			t.Cleanup(c.CloseIdleConnections)
+			fake, c := xtFake(t, []wxrefundtest.Order{{OutTradeNo: "ORD1", TotalFee: 5000}},
+				wxrefund.WithRetry(wxrefund.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
 
 			fake.LoseNext(lost, 1)
 			resp, err := c.Refund(context.Background(), &wxrefund.RefundRequest{

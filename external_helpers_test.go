@@ -1,0 +1,28 @@
+package wxrefund_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-wxpay/wxrefund"
+	"github.com/go-wxpay/wxrefund/wxrefundtest"
+)
+
+// xtFake starts the fake WeChat Pay with the given orders and returns it
+// with a Client for it (opts come after the fake's own); both are closed
+// when the test ends.
+func xtFake(t *testing.T, orders []wxrefundtest.Order, opts ...wxrefund.Option) (*wxrefundtest.Server, *wxrefund.Client) {
+	t.Helper()
+	fake, err := wxrefundtest.NewServer()
+	require.NoError(t, err)
+	t.Cleanup(fake.Close)
+	for _, o := range orders {
+		require.NoError(t, fake.AddOrder(o))
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, append(fake.ClientOptions(), opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return fake, c
+}
