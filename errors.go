@@ -216,8 +216,8 @@ var codeRules = map[string]codeRule{
 const (
 	hintAPIKey = "the API key is wrong: NewClient needs the 32-character API v2 key (API密钥) " +
 		"set on the merchant platform for this mch_id, not the APIv3 key"
-	hintCertificate = "use the API certificate issued to this mch_id (in service-provider mode, " +
-		"the provider's), not expired or revoked"
+	hintCertificate = "use the API certificate issued to this mch_id, not expired or revoked " +
+		"(in service-provider mode the provider's, not a sub-merchant's)"
 	hintBinding = "the AppID is not bound to the mch_id: bind it on the merchant platform " +
 		"(产品中心, AppID账号管理), or use the AppID bound to this merchant"
 )
@@ -240,6 +240,16 @@ var returnMsgRules = []struct {
 	{"mch_id与appid不匹配", ErrInvalidConfig, hintBinding},
 	{"mch_id参数格式错误", ErrInvalidConfig, "the mch_id is malformed: check the mchID given to NewClient"},
 	{"appid参数长度有误", ErrInvalidConfig, "the AppID is malformed: check the appID given to NewClient"},
+	// Service-provider (服务商) mode; merchants reported these on refunds
+	// and other calls (see the README's "Service providers").
+	{"受理机构必须传入sub_mch_id", ErrInvalidConfig, "this mch_id is a service provider's: set SubMchID to " +
+		"the sub-merchant that owns the order"},
+	{"普通商户不允许传sub_mch_id", ErrInvalidConfig, "this mch_id is a direct merchant's, not a service " +
+		"provider's: leave SubMchID and SubAppID empty"},
+	{"受理关系不存在", ErrInvalidConfig, "SubMchID is not a sub-merchant of this service provider: check " +
+		"SubMchID and the binding on the provider platform"},
+	{"sub_mch_id与sub_appid不匹配", ErrInvalidConfig, "SubAppID is not bound to SubMchID: send the " +
+		"sub-merchant's own AppID, or none"},
 }
 
 // Error is a failure that WeChat Pay reported: return_code FAIL (communication

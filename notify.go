@@ -16,6 +16,7 @@ import (
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the fields of req_info).
 type RefundNotification struct {
 	AppID, MchID                                                 string // from the outer message, checked against the Client
+	SubMchID, SubAppID                                           string // from the outer message in service-provider mode: the sub-merchant's
 	TransactionID, OutTradeNo, RefundID, OutRefundNo             string
 	TotalFee, SettlementTotalFee, RefundFee, SettlementRefundFee int64 // fen
 	Status                                                       RefundStatus
@@ -94,7 +95,7 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	if err != nil {
 		return nil, err
 	}
-	var returnCode, returnMsg, appID, mchID, reqInfo, payment string
+	var returnCode, returnMsg, appID, mchID, subMchID, subAppID, reqInfo, payment string
 	for _, f := range outer {
 		switch f.name {
 		case "return_code":
@@ -105,6 +106,10 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 			appID = f.value
 		case "mch_id":
 			mchID = f.value
+		case "sub_mch_id":
+			subMchID = strings.Clone(f.value)
+		case "sub_appid":
+			subAppID = strings.Clone(f.value)
 		case "req_info":
 			reqInfo = f.value
 		case "trade_type", "openid", "time_end", "bank_type":
@@ -152,6 +157,8 @@ func (c *Client) decryptNotify(body []byte) (*RefundNotification, error) {
 	n := &RefundNotification{
 		AppID:               c.appID,
 		MchID:               c.mchID,
+		SubMchID:            subMchID,
+		SubAppID:            subAppID,
 		TransactionID:       raw["transaction_id"],
 		OutTradeNo:          raw["out_trade_no"],
 		RefundID:            raw["refund_id"],

@@ -64,9 +64,9 @@ func (c *notifyConfig) logReject(r *http.Request, status int, reason string, err
 }
 
 // notifyKeyOf identifies a notification for NotifyStore and the lock: the
-// merchant, the refund and its final status.
+// merchant (and sub-merchant), the refund and its final status.
 func notifyKeyOf(n *RefundNotification) string {
-	key := "wxrefund:" + n.MchID + ":" + n.OutRefundNo + ":" + string(n.Status)
+	key := "wxrefund:" + n.MchID + ":" + n.SubMchID + ":" + n.OutRefundNo + ":" + string(n.Status)
 	if len(key) > 200 { // only a hostile or broken notification has such ids
 		sum := sha256.Sum256([]byte(key))
 		key = "wxrefund:sha256:" + hex.EncodeToString(sum[:])

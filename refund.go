@@ -37,6 +37,13 @@ type RefundRequest struct {
 	RefundDesc    string // optional, at most 80 characters; shown to the payer (not for partial refunds of 1 CNY or less)
 	RefundAccount string // "", RefundAccountUnsettledFunds or RefundAccountRechargeFunds
 	NotifyURL     string // optional; overrides the platform's refund notify URL; no query string
+
+	// Service-provider (服务商) mode: the Client holds the provider's
+	// appid, mch_id, API key and certificate, and SubMchID names the
+	// sub-merchant that owns the order; SubAppID, optional, the
+	// sub-merchant's AppID. Empty for a direct merchant.
+	SubMchID string
+	SubAppID string
 }
 
 // RefundResponse is WeChat Pay's acceptance of a refund. Acceptance is not
@@ -51,6 +58,7 @@ type RefundResponse struct {
 	FeeType                                                         string
 	CashFeeType                                                     string
 	Coupons                                                         []Coupon // coupon_type_$n, coupon_refund_id_$n, coupon_refund_fee_$n
+	SubMchID, SubAppID                                              string   // echoed in service-provider mode
 
 	// Raw holds every field of the verified response, for fields this
 	// package does not model yet.
@@ -120,7 +128,7 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 
 // refundParams are the parameters of a refund request, in the byte order of
 // their names (TestRequestParamsSorted checks it).
-func (c *Client) refundParams(req *RefundRequest) [13]param {
+func (c *Client) refundParams(req *RefundRequest) [15]param {
 	return [...]param{
 		{name: "appid", value: c.appID},
 		{name: "mch_id", value: c.mchID},
@@ -133,6 +141,8 @@ func (c *Client) refundParams(req *RefundRequest) [13]param {
 		{name: "refund_fee", num: req.RefundFee, isNum: true},
 		{name: "refund_fee_type", value: req.RefundFeeType},
 		c.signTypeParam(),
+		{name: "sub_appid", value: req.SubAppID},
+		{name: "sub_mch_id", value: req.SubMchID},
 		{name: "total_fee", num: req.TotalFee, isNum: true},
 		{name: "transaction_id", value: req.TransactionID},
 	}
@@ -162,7 +172,12 @@ func parseRefundResponse(f map[string]string, req *RefundRequest) (*RefundRespon
 		FeeType:             f["fee_type"],
 		CashFeeType:         f["cash_fee_type"],
 		Coupons:             p.coupons("coupon_refund_count"),
+		SubMchID:            f["sub_mch_id"],
+		SubAppID:            f["sub_appid"],
 		Raw:                 f,
+	}
+	if err := checkSubEcho(f, req.SubMchID, req.SubAppID); err != nil {
+		return nil, err
 	}
 	p.require("refund_id")
 	const notEchoed = "does not echo the request's"
@@ -198,6 +213,9 @@ func (r *RefundRequest) validate() error {
 		return &ValidationError{"TransactionID", "set exactly one of TransactionID and OutTradeNo (both are set)"}
 	}
 	if err := checkOrderID("TransactionID", r.TransactionID); err != nil {
+		return err
+	}
+	if err := checkSubMerchant(r.SubMchID, r.SubAppID); err != nil {
 		return err
 	}
 	if err := checkOrderID("OutTradeNo", r.OutTradeNo); err != nil {
@@ -299,6 +317,35 @@ func validRefundNo(s string) bool {
 func refundNoChar(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' ||
 		c == '_' || c == '-' || c == '|' || c == '*' || c == '@'
+}
+
+// checkSubMerchant checks the service-provider fields of a request: each at
+// most 32 characters of the id character set, and a SubAppID only with the
+// SubMchID it belongs to.
+func checkSubMerchant(subMchID, subAppID string) error {
+	if subMchID != "" && (len(subMchID) > 32 || !validRefundNo(subMchID)) {
+		return &ValidationError{"SubMchID", "must be at most 32 characters of 0-9 A-Z a-z _ - | * @"}
+	}
+	if subAppID != "" && (len(subAppID) > 32 || !validRefundNo(subAppID)) {
+		return &ValidationError{"SubAppID", "must be at most 32 characters of 0-9 A-Z a-z _ - | * @"}
+	}
+	if subAppID != "" && subMchID == "" {
+		return &ValidationError{"SubAppID", "needs SubMchID: it is the sub-merchant's AppID"}
+	}
+	return nil
+}
+
+// checkSubEcho refuses an answer whose echoed sub_mch_id or sub_appid is
+// not the request's. WeChat Pay echoes them in service-provider mode, but
+// not always sub_appid: a field that is absent is not checked.
+func checkSubEcho(f map[string]string, subMchID, subAppID string) error {
+	if v := f["sub_mch_id"]; v != "" && v != subMchID {
+		return fmt.Errorf("%w: sub_mch_id is not the request's", ErrMerchantMismatch)
+	}
+	if v := f["sub_appid"]; v != "" && v != subAppID {
+		return fmt.Errorf("%w: sub_appid is not the request's", ErrMerchantMismatch)
+	}
+	return nil
 }
 
 // checkOrderID accepts "" or at most 32 characters of the refund-number set

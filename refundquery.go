@@ -51,6 +51,10 @@ func (s RefundStatus) Final() bool {
 type QueryRefundRequest struct {
 	TransactionID, OutTradeNo, OutRefundNo, RefundID string // exactly one is required
 	Offset                                           int    // 0-based index of the order's first refund to return; sent when > 0
+
+	// Service-provider mode: the sub-merchant whose refunds to query, and
+	// optionally its AppID (see RefundRequest).
+	SubMchID, SubAppID string
 }
 
 // QueryRefundResponse is an order and the refunds a query returned.
@@ -58,6 +62,7 @@ type QueryRefundRequest struct {
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (response parameters).
 type QueryRefundResponse struct {
 	TransactionID, OutTradeNo             string
+	SubMchID, SubAppID                    string // echoed in service-provider mode
 	TotalFee, SettlementTotalFee, CashFee int64
 	FeeType                               string
 	// TotalRefundCount is the number of refunds of the order, returned
@@ -115,9 +120,9 @@ func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*Que
 
 // queryParams checks req and returns the parameters of its query, in the
 // byte order of their names (TestRequestParamsSorted checks it).
-func (c *Client) queryParams(r *QueryRefundRequest) ([9]param, error) {
+func (c *Client) queryParams(r *QueryRefundRequest) ([11]param, error) {
 	if r == nil {
-		return [9]param{}, &ValidationError{Reason: "the request is nil"}
+		return [11]param{}, &ValidationError{Reason: "the request is nil"}
 	}
 	ids := [...]struct {
 		field, v string
@@ -134,17 +139,20 @@ func (c *Client) queryParams(r *QueryRefundRequest) ([9]param, error) {
 			continue
 		}
 		if set++; set > 1 {
-			return [9]param{}, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
+			return [11]param{}, &ValidationError{id.field, "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID"}
 		}
 		if len(id.v) > id.max || !validRefundNo(id.v) {
-			return [9]param{}, &ValidationError{id.field, fmt.Sprintf("must be at most %d characters of 0-9 A-Z a-z _ - | * @", id.max)}
+			return [11]param{}, &ValidationError{id.field, fmt.Sprintf("must be at most %d characters of 0-9 A-Z a-z _ - | * @", id.max)}
 		}
 	}
 	if set == 0 {
-		return [9]param{}, &ValidationError{"TransactionID", "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID (all are empty)"}
+		return [11]param{}, &ValidationError{"TransactionID", "set exactly one of TransactionID, OutTradeNo, OutRefundNo and RefundID (all are empty)"}
 	}
 	if r.Offset < 0 {
-		return [9]param{}, &ValidationError{"Offset", "must not be negative"}
+		return [11]param{}, &ValidationError{"Offset", "must not be negative"}
+	}
+	if err := checkSubMerchant(r.SubMchID, r.SubAppID); err != nil {
+		return [11]param{}, err
 	}
 	return [...]param{
 		{name: "appid", value: c.appID},
@@ -155,6 +163,8 @@ func (c *Client) queryParams(r *QueryRefundRequest) ([9]param, error) {
 		{name: "out_trade_no", value: r.OutTradeNo},
 		{name: "refund_id", value: r.RefundID},
 		c.signTypeParam(),
+		{name: "sub_appid", value: r.SubAppID},
+		{name: "sub_mch_id", value: r.SubMchID},
 		{name: "transaction_id", value: r.TransactionID},
 	}, nil
 }
@@ -178,7 +188,12 @@ func parseQueryResponse(f map[string]string, req *QueryRefundRequest) (*QueryRef
 		RefundFee:          p.amount("refund_fee"),
 		CouponRefundFee:    p.amount("coupon_refund_fee"),
 		CashRefundFee:      p.amount("cash_refund_fee"),
+		SubMchID:           f["sub_mch_id"],
+		SubAppID:           f["sub_appid"],
 		Raw:                f,
+	}
+	if err := checkSubEcho(f, req.SubMchID, req.SubAppID); err != nil {
+		return nil, err
 	}
 	p.atMost("settlement_total_fee", r.SettlementTotalFee, "total_fee", r.TotalFee)
 	p.atMost("cash_fee", r.CashFee, "total_fee", r.TotalFee)
