@@ -171,6 +171,8 @@ type codeRule struct {
 	// config: the configuration mistake it names (ErrSignatureRejected,
 	// ErrCertificateRejected or ErrInvalidConfig), or nil.
 	config error
+	// is: another sentinel the failure matches (ErrBillNotFound), or nil.
+	is error
 	// hint says in English what to do; "" where err_code_des suffices.
 	hint string
 }
@@ -211,7 +213,12 @@ var codeRules = map[string]codeRule{
 	CodeAppIDMchIDNotMatch: {config: ErrInvalidConfig, hint: hintBinding},
 	CodeNoAuth: {config: ErrInvalidConfig, hint: "this server's IP address is not on the merchant's " +
 		"API IP allow-list: add it on the merchant platform, or turn the restriction off"},
+	// The numeric error_code of a failed bill download (chapter=9_6).
+	"20002": {is: ErrBillNotFound, hint: hintNoBill},
 }
+
+const hintNoBill = "no refund was accepted that day, or the bill is not made yet: bills are made " +
+	"from 09:00 China Standard Time the next day"
 
 const (
 	hintAPIKey = "the API key is wrong: NewClient needs the 32-character API v2 key (API密钥) " +
@@ -233,23 +240,32 @@ var returnMsgRules = []struct {
 	text   string
 	config error
 	hint   string
+	resend bool  // the same request may succeed later
+	is     error // another sentinel it matches
 }{
-	{"签名错误", ErrSignatureRejected, hintAPIKey},
-	{"证书验证失败", ErrCertificateRejected, hintCertificate},
-	{"appid和mch_id不匹配", ErrInvalidConfig, hintBinding},
-	{"mch_id与appid不匹配", ErrInvalidConfig, hintBinding},
-	{"mch_id参数格式错误", ErrInvalidConfig, "the mch_id is malformed: check the mchID given to NewClient"},
-	{"appid参数长度有误", ErrInvalidConfig, "the AppID is malformed: check the appID given to NewClient"},
+	{text: "签名错误", config: ErrSignatureRejected, hint: hintAPIKey},
+	{text: "证书验证失败", config: ErrCertificateRejected, hint: hintCertificate},
+	{text: "appid和mch_id不匹配", config: ErrInvalidConfig, hint: hintBinding},
+	{text: "mch_id与appid不匹配", config: ErrInvalidConfig, hint: hintBinding},
+	{text: "mch_id参数格式错误", config: ErrInvalidConfig, hint: "the mch_id is malformed: check the mchID given to NewClient"},
+	{text: "appid参数长度有误", config: ErrInvalidConfig, hint: "the AppID is malformed: check the appID given to NewClient"},
 	// Service-provider (服务商) mode; merchants reported these on refunds
 	// and other calls (see the README's "Service providers").
-	{"受理机构必须传入sub_mch_id", ErrInvalidConfig, "this mch_id is a service provider's: set SubMchID to " +
+	{text: "受理机构必须传入sub_mch_id", config: ErrInvalidConfig, hint: "this mch_id is a service provider's: set SubMchID to " +
 		"the sub-merchant that owns the order"},
-	{"普通商户不允许传sub_mch_id", ErrInvalidConfig, "this mch_id is a direct merchant's, not a service " +
+	{text: "普通商户不允许传sub_mch_id", config: ErrInvalidConfig, hint: "this mch_id is a direct merchant's, not a service " +
 		"provider's: leave SubMchID and SubAppID empty"},
-	{"受理关系不存在", ErrInvalidConfig, "SubMchID is not a sub-merchant of this service provider: check " +
+	{text: "受理关系不存在", config: ErrInvalidConfig, hint: "SubMchID is not a sub-merchant of this service provider: check " +
 		"SubMchID and the binding on the provider platform"},
-	{"sub_mch_id与sub_appid不匹配", ErrInvalidConfig, "SubAppID is not bound to SubMchID: send the " +
+	{text: "sub_mch_id与sub_appid不匹配", config: ErrInvalidConfig, hint: "SubAppID is not bound to SubMchID: send the " +
 		"sub-merchant's own AppID, or none"},
+	// The bill download's return_msg texts (chapter=9_6), matched without
+	// regard to case: WeChat Pay's docs and answers differ in it.
+	{text: "no bill exist", is: ErrBillNotFound, hint: hintNoBill},
+	{text: "bill creating", resend: true, hint: "the bill is being made: try again after 10:00 China Standard Time"},
+	{text: "system error", resend: true},
+	{text: "systemerror", resend: true},
+	{text: "compressgzip error", resend: true},
 }
 
 // Error is a failure that WeChat Pay reported: return_code FAIL (communication
@@ -269,20 +285,21 @@ type Error struct {
 // rule returns what the error means: by err_code, or for return_code FAIL by
 // return_msg.
 func (e *Error) rule() codeRule {
-	if e.ErrCode != "" {
-		return codeRules[e.ErrCode]
+	if r, ok := codeRules[e.ErrCode]; ok && e.ErrCode != "" {
+		return r
 	}
-	if e.ResultCode == "FAIL" {
+	switch {
+	case e.ReturnCode == "FAIL":
+		msg := strings.ToLower(e.ReturnMsg)
+		for _, r := range returnMsgRules {
+			if strings.Contains(msg, strings.ToLower(r.text)) {
+				return codeRule{config: r.config, hint: r.hint, resend: r.resend, is: r.is}
+			}
+		}
+	case e.ResultCode == "FAIL" && e.ErrCode == "":
 		// A business failure without a reason: nothing says the refund
 		// was not made.
 		return codeRule{unknown: true, hint: "WeChat Pay gave no err_code: query the refund before anything else"}
-	}
-	if e.ReturnCode == "FAIL" {
-		for _, r := range returnMsgRules {
-			if strings.Contains(e.ReturnMsg, r.text) {
-				return codeRule{config: r.config, hint: r.hint}
-			}
-		}
 	}
 	return codeRule{}
 }
@@ -319,7 +336,11 @@ func (e *Error) Hint() string { return e.rule().hint }
 // non-empty ReturnCode; and ErrInvalidConfig, ErrSignatureRejected or
 // ErrCertificateRejected when the failure names that configuration mistake.
 func (e *Error) Is(target error) bool {
-	if c := e.rule().config; c != nil && (target == c || target == ErrInvalidConfig) {
+	r := e.rule()
+	if c := r.config; c != nil && (target == c || target == ErrInvalidConfig) {
+		return true
+	}
+	if r.is != nil && target == r.is {
 		return true
 	}
 	t, ok := target.(*Error)
@@ -342,7 +363,7 @@ func (e *Error) Is(target error) bool {
 // need a fix first (NOTENOUGH: a top-up; SIGNERROR, PARAM_ERROR: the request
 // or configuration) or are final (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL,
 // ORDERNOTEXIST).
-func (e *Error) Retryable() bool { return codeRules[e.ErrCode].resend }
+func (e *Error) Retryable() bool { return e.rule().resend }
 
 // ErrorCode returns the err_code of the *Error in err's chain, or "".
 func ErrorCode(err error) string {
