@@ -270,7 +270,9 @@ var returnMsgRules = []struct {
 
 // Error is a failure that WeChat Pay reported: return_code FAIL (communication
 // level: ReturnCode and ReturnMsg set) or result_code FAIL (business level:
-// ResultCode, ErrCode such as NOTENOUGH or SYSTEMERROR, and ErrCodeDes).
+// ResultCode, ErrCode such as NOTENOUGH or SYSTEMERROR, and ErrCodeDes). A
+// failed bill download is return_code FAIL with its numeric error_code (such
+// as 20002, no bill) in ErrCode.
 //
 // errors.Is(err, &Error{ErrCode: c}) matches an *Error with err_code c;
 // errors.Is(err, &Error{ReturnCode: "FAIL"}) matches communication failures.
