@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-wxpay/wxrefund"
 )
@@ -24,6 +25,8 @@ func (s *Server) adminHandler() http.Handler {
 		"/fake/fail":              {http.MethodPost: s.adminFail},
 		"/fake/lose":              {http.MethodPost: s.adminLose},
 		"/fake/balance":           {http.MethodGet: s.adminGetBalance, http.MethodPost: s.adminSetBalance},
+		"/fake/bills/fail":        {http.MethodPost: s.adminFailBill},
+		"/fake/bills/synthetic":   {http.MethodPost: s.adminSyntheticBill},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		methods, ok := routes[r.URL.Path]
@@ -166,6 +169,58 @@ func (s *Server) adminLose(w http.ResponseWriter, r *http.Request) {
 		code = *in.ErrCode
 	}
 	s.LoseNext(code, in.Times)
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *Server) adminFailBill(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ReturnMsg string `json:"return_msg"`
+		ErrorCode string `json:"error_code"`
+		Times     int    `json:"times"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if in.Times > 0 {
+		if in.ReturnMsg == "" || len(in.ReturnMsg) > 128 || !validText(in.ReturnMsg) {
+			writeJSONError(w, http.StatusBadRequest, `return_msg must be a message such as "Bill Creating", at most 128 bytes`)
+			return
+		}
+		if in.ErrorCode != "" && !validID(in.ErrorCode, 16) {
+			writeJSONError(w, http.StatusBadRequest, `error_code must be empty or a code such as 20003`)
+			return
+		}
+	}
+	s.FailNextBill(in.ReturnMsg, in.ErrorCode, in.Times)
+	writeJSON(w, http.StatusOK, in)
+}
+
+// maxSyntheticRows caps POST /fake/bills/synthetic: a billion rows would
+// stream for hours.
+const maxSyntheticRows = 100_000_000
+
+func (s *Server) adminSyntheticBill(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		BillDate string `json:"bill_date"`
+		Rows     int    `json:"rows"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if !validBillDate(in.BillDate) {
+		writeJSONError(w, http.StatusBadRequest, "bill_date must be a date written yyyyMMdd, such as 20240603")
+		return
+	}
+	if in.Rows < 0 || in.Rows > maxSyntheticRows {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("rows must be between 0 (remove the bill) and %d", maxSyntheticRows))
+		return
+	}
+	date, _ := time.ParseInLocation("20060102", in.BillDate, chinaTime)
+	if in.Rows == 0 {
+		s.SetBill(date, nil)
+	} else {
+		s.SetBill(date, s.SyntheticRefundBill(date, in.Rows))
+	}
 	writeJSON(w, http.StatusOK, in)
 }
 

@@ -5,7 +5,8 @@
 // server certificate and merchant client certificate, all generated in
 // memory. It implements apply refund (/secapi/pay/refund, which refuses
 // requests without the merchant certificate like WeChat Pay's nginx does) and
-// refund query (/pay/refundquery): it checks signatures (MD5 or HMAC-SHA256),
+// refund query (/pay/refundquery), plus the refund bill of statement
+// download (/pay/downloadbill): it checks signatures (MD5 or HMAC-SHA256),
 // signs every answer, keeps orders and refunds in memory, enforces the
 // business rules (order totals, refundable amounts, 50 refunds per order,
 // the one-year refund window, the merchant balance, out_refund_no
@@ -47,6 +48,33 @@
 // marks the refund failed keeps a refund it does not know about, and one that
 // retries with a new out_refund_no refunds twice.
 //
+// WithPartner makes the fake a service provider (服务商) whose sub-merchants
+// own the orders: requests must name a sub_mch_id the provider serves, each
+// sub-merchant sees only its own orders and refunds, answers echo sub_mch_id
+// and sub_appid, and notifications carry them as outer fields (see
+// WithPartner for the return_code FAIL answers WeChat Pay gives when they
+// are missing or wrong).
+//
+// The refund bill (/pay/downloadbill with bill_type REFUND) lists the refunds
+// accepted on bill_date in China time, as a CSV-like text (or its gzip with
+// tar_type GZIP) in the current 29-column layout or, with
+// WithBillLayout(BillLayoutLegacy), the legacy 26-column one: a header line,
+// one line per refund with a backtick before each field, a summary header
+// and a summary line with the totals of the lines, each line ending in "\n".
+// In partner mode a sub_mch_id selects one sub-merchant's refunds. Columns
+// the fake knows nothing about (device, openid, product name, attach) are
+// empty; payment columns are 0.00 on refund lines, as in WeChat Pay's
+// samples; 交易类型 is JSAPI, 付款银行 CFT and 退款类型 ORIGINAL. 退款金额
+// is the refund less its coupon part in the current layout (the fake's
+// coupons are non-recharge ones, so 充值券退款金额 is 0.00 and 申请退款金额 is
+// the whole refund_fee), and the whole refund_fee in the legacy layout, next
+// to its coupon part in 代金券或立减优惠退款金额. 手续费 (five decimals) is the
+// fee given back on the refund: minus 0.60% of the refund less its coupon
+// part, rounded half up to the fen. SetBill and SyntheticRefundBill serve a
+// bill of any size, streamed; FailNextBill injects failures such as
+// "Bill Creating". Only bill_type REFUND is served: ALL (the default),
+// SUCCESS and RECHARGE_REFUND answer a FAIL that says so.
+//
 // Everything is also reachable over a JSON admin API under /fake/ on the
 // same handler (see Server.Handler), so a standalone program can run the
 // fake at a fixed address (WithAddr) for clients in other languages, which
@@ -73,6 +101,18 @@
 //   - no answer at all, the connection closed (HTTP/1) or the stream reset
 //     (HTTP/2), for an accepted refund whose answer LoseNext("", n) drops.
 //
+// A bill download that fails is answered, never gzipped, with an unsigned
+// <xml> of return_code FAIL, return_msg and error_code: "No Bill Exist"
+// (20002) for a day without refunds, and with error_code 20001 "invalid
+// bill_date", "invalid bill_type", "invalid tar_type, Only GZIP supported",
+// "missing parameter", "nonce_str too long", "SIGN ERROR", "data format
+// error", "empty post data", "require POST method", "invalid appid",
+// "invalid mch_id" and "invalid sign_type" (the last two are the fake's own
+// words), the sub-merchant messages of WithPartner, and the unsupported
+// bill types; or with what FailNextBill injects.
+//
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (apply
-// refund), chapter=9_5 (refund query) and chapter=9_16 (notification).
+// refund), chapter=9_5 (refund query), chapter=9_16 (notification) and
+// chapter=9_6 (statement download), and the same chapters of
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi_sl.php for service providers.
 package wxrefundtest

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
@@ -145,4 +146,26 @@ func ExampleEncryptNotify() {
 	// Output:
 	// RF1 SUCCESS 100
 	// 200
+}
+
+// A generated refund bill, as SetBill serves it to downloads of that day: a
+// million rows stream in the same small memory as these two.
+func ExampleServer_SyntheticRefundBill() {
+	s, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	date := time.Date(2024, 6, 3, 0, 0, 0, 0, time.UTC)
+	s.SetBill(date, s.SyntheticRefundBill(date, 1_000_000))
+
+	if err := s.SyntheticRefundBill(date, 2)(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注
+	// `2024-06-03 00:00:00,`wx8888888888888888,`1900000109,`0,`,`4200202406030000000000000000,`SYNO0000000000,`,`JSAPI,`REFUND,`CFT,`CNY,`0.00,`0.00,`2024-06-03 00:00:00,`2024-06-03 00:00:00,`50300202406030000000000000000,`SYNR0000000000,`0.01,`0.00,`ORIGINAL,`SUCCESS,`,`,`0.00000,`0.60%,`0.00,`0.01,`
+	// `2024-06-03 23:59:59,`wx8888888888888888,`1900000109,`0,`,`4200202406030000000000000001,`SYNO0000000001,`,`JSAPI,`REFUND,`CFT,`CNY,`0.00,`0.00,`2024-06-03 23:59:59,`2024-06-03 23:59:59,`50300202406030000000000000001,`SYNR0000000001,`0.02,`0.00,`ORIGINAL,`SUCCESS,`,`,`0.00000,`0.60%,`0.00,`0.02,`
+	// 总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额
+	// `2,`0.00,`0.03,`0.00,`0.00000,`0.00,`0.03
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,12 +37,15 @@ var fuzzPaths = []string{
 	"/fake/deliveries",
 	"/pay/unifiedorder",
 	"/fake/lose",
+	wxrefundtest.PathDownloadBill,
+	"/fake/bills/fail",
+	"/fake/bills/synthetic",
 }
 
 // FuzzServerRequest posts arbitrary bytes to the handler, with or without a
 // client certificate, and checks that it never panics and always answers:
 // protocol paths with XML (or an nginx page), signed whenever return_code is
-// SUCCESS; admin paths with JSON. The one exception is an accepted refund
+// SUCCESS; the bill with a bill or an unsigned FAIL; admin paths with JSON. The one exception is an accepted refund
 // whose answer LoseNext drops: the handler aborts with http.ErrAbortHandler
 // before writing anything. With resign set, a body that parses is
 // signed with the server's key first, so the fuzzer reaches the business
@@ -88,6 +92,12 @@ func FuzzServerRequest(f *testing.F) {
 	f.Add(uint8(9), false, false, []byte("x"))
 	f.Add(uint8(10), false, false, []byte(`{"err_code":"SYSTEMERROR","times":1}`))
 	f.Add(uint8(10), false, false, []byte(`{"err_code":"","times":1}`))
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
+	f.Add(uint8(11), false, false, seed(params{"bill_date": today, "bill_type": "REFUND"}))
+	f.Add(uint8(11), false, true, seed(params{"bill_date": today, "bill_type": "REFUND", "tar_type": "GZIP", "sign_type": "HMAC-SHA256"}))
+	f.Add(uint8(11), false, true, seed(params{"bill_date": "20240230", "bill_type": "ALL"}))
+	f.Add(uint8(12), false, false, []byte(`{"return_msg":"Bill Creating","times":1}`))
+	f.Add(uint8(13), false, false, []byte(`{"bill_date":"20240603","rows":2}`))
 
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, sel uint8, withCert, resign bool, body []byte) {
@@ -106,6 +116,14 @@ func FuzzServerRequest(f *testing.F) {
 				if b, err := wxrefundtest.EncodeXML("xml", fields); err == nil {
 					body = b
 				}
+			}
+		}
+		if path == "/fake/bills/synthetic" {
+			// A bill of up to 100 million rows is allowed, but would take
+			// hours (and all memory) to serve into a ResponseRecorder.
+			var in struct{ Rows int }
+			if json.Unmarshal(body, &in) == nil && in.Rows > 1000 {
+				return
 			}
 		}
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
@@ -155,6 +173,20 @@ func FuzzServerRequest(f *testing.F) {
 				}
 			default:
 				t.Fatalf("%s: bad return_code in %q", path, out)
+			}
+		case path == wxrefundtest.PathDownloadBill:
+			switch {
+			case rec.Code == http.StatusRequestEntityTooLarge:
+			case rec.Code != http.StatusOK:
+				t.Fatalf("%s: status %d", path, rec.Code)
+			case bytes.HasPrefix(out, []byte("<xml>")):
+				ans, err := wxrefundtest.DecodeXML(out, "xml")
+				if err != nil || ans["return_code"] != "FAIL" || ans["return_msg"] == "" || ans["sign"] != "" {
+					t.Fatalf("%s: bad FAIL answer %q (%v)", path, out, err)
+				}
+			case bytes.HasPrefix(out, []byte("\x1f\x8b")), bytes.HasPrefix(out, []byte("交易时间,")):
+			default:
+				t.Fatalf("%s: neither a bill nor a FAIL: %q", path, out)
 			}
 		case path[:6] == "/fake/":
 			if !json.Valid(out) {

@@ -31,13 +31,21 @@ var (
 // Order is a paid order that refunds can be applied against. Amounts are
 // fen (0.01 CNY). PaidAt is when it was paid; the Server's clock when zero.
 // The JSON form is what POST /fake/orders takes and returns.
+//
+// A Server in partner mode (WithPartner) needs SubMchID, the sub-merchant
+// the order was placed for, and serves the order only to requests that name
+// that sub-merchant. SubAppID, the sub-merchant appid the order was paid
+// with, is optional; it becomes one of the sub_appids the sub-merchant may
+// send. A Server that is not in partner mode refuses both.
 type Order struct {
 	TransactionID string    `json:"transaction_id"` // WeChat Pay's order id; generated (28 digits) when empty
 	OutTradeNo    string    `json:"out_trade_no"`   // merchant order id, required
 	TotalFee      int64     `json:"total_fee"`      // the order total, > 0
 	CouponFee     int64     `json:"coupon_fee"`     // the part paid with a NO_CASH (non-recharge) coupon, 0..TotalFee
 	PaidAt        time.Time `json:"paid_at,omitzero"`
-	CouponID      string    `json:"coupon_id,omitempty"` // id of the coupon when CouponFee > 0; generated when empty
+	CouponID      string    `json:"coupon_id,omitempty"`  // id of the coupon when CouponFee > 0; generated when empty
+	SubMchID      string    `json:"sub_mch_id,omitempty"` // partner mode: the sub-merchant's mch_id, required
+	SubAppID      string    `json:"sub_appid,omitempty"`  // partner mode: the sub-merchant appid of the payment, optional
 }
 
 // order is an Order and its refunds in creation order.
@@ -54,6 +62,7 @@ type refund struct {
 	fee         int64 // refund_fee
 	coupon      int64 // the coupon part of fee
 	account     string
+	subAppID    string // partner mode: the request's sub_appid, else the order's
 	notifyURL   string
 	status      wxrefund.RefundStatus
 	createdAt   time.Time
@@ -89,6 +98,8 @@ type RefundState struct {
 	CouponRefundFee int64                 `json:"coupon_refund_fee"` // its coupon part
 	Status          wxrefund.RefundStatus `json:"status"`
 	RefundAccount   string                `json:"refund_account"`
+	SubMchID        string                `json:"sub_mch_id,omitempty"` // partner mode: the order's sub-merchant
+	SubAppID        string                `json:"sub_appid,omitempty"`  // partner mode: the sub_appid of the refund request, else of the order
 	NotifyURL       string                `json:"notify_url,omitempty"`
 	CreatedAt       time.Time             `json:"created_at"`
 	SuccessTime     time.Time             `json:"success_time,omitzero"` // zero unless SUCCESS
@@ -107,6 +118,8 @@ func (r *refund) state() RefundState {
 		CouponRefundFee: r.coupon,
 		Status:          r.status,
 		RefundAccount:   r.account,
+		SubMchID:        r.order.SubMchID,
+		SubAppID:        r.subAppID,
 		NotifyURL:       r.notifyURL,
 		CreatedAt:       r.createdAt,
 		SuccessTime:     r.successAt,
@@ -116,8 +129,10 @@ func (r *refund) state() RefundState {
 
 // AddOrder records a paid order to refund against. OutTradeNo is required
 // and, like TransactionID, at most 32 characters of 0-9 A-Z a-z _ - | * @;
-// both must be new. An empty TransactionID (or CouponID, with a coupon) is
-// generated; read it back with Order. An empty PaidAt is the clock's now.
+// both must be new, also across sub-merchants. An empty TransactionID (or
+// CouponID, with a coupon) is generated; read it back with Order. An empty
+// PaidAt is the clock's now. In partner mode SubMchID must name one of the
+// Server's sub-merchants; otherwise SubMchID and SubAppID must be empty.
 func (s *Server) AddOrder(o Order) error {
 	_, err := s.addOrder(o)
 	return err
@@ -135,6 +150,14 @@ func (s *Server) addOrder(o Order) (Order, error) {
 		return Order{}, errors.New("wxrefundtest: Order.CouponFee must be between 0 and TotalFee")
 	case o.CouponID != "" && !validID(o.CouponID, 20):
 		return Order{}, errors.New("wxrefundtest: Order.CouponID must be at most 20 characters of 0-9 A-Z a-z _ - | * @")
+	case !s.cfg.partner && (o.SubMchID != "" || o.SubAppID != ""):
+		return Order{}, errors.New("wxrefundtest: Order.SubMchID and Order.SubAppID need a Server in partner mode (WithPartner)")
+	case s.cfg.partner && o.SubMchID == "":
+		return Order{}, errors.New("wxrefundtest: Order.SubMchID is required in partner mode")
+	case s.cfg.partner && s.cfg.subMerchants[o.SubMchID] == nil:
+		return Order{}, fmt.Errorf("wxrefundtest: Order.SubMchID %q is not a sub-merchant of this Server (WithPartner)", o.SubMchID)
+	case o.SubAppID != "" && !validID(o.SubAppID, 32):
+		return Order{}, errors.New("wxrefundtest: Order.SubAppID must be at most 32 characters of 0-9 A-Z a-z _ - | * @")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,6 +184,9 @@ func (s *Server) addOrder(o Order) (Order, error) {
 	ord := &order{Order: o}
 	s.orders[o.OutTradeNo] = ord
 	s.ordersTxn[o.TransactionID] = ord
+	if o.SubAppID != "" {
+		s.subAppIDs[o.SubMchID][o.SubAppID] = true
+	}
 	return o, nil
 }
 
@@ -227,7 +253,8 @@ func (s *Server) Balance() int64 {
 // signed result_code FAIL with err_code errCode (SYSTEMERROR, say) without
 // changing any state. Calls queue up: FailNext(p, "A", 1) then
 // FailNext(p, "B", 2) fails the next three requests with A, B, B. times <= 0
-// clears what is queued for path.
+// clears what is queued for path. Bill downloads, which have no result_code,
+// fail with FailNextBill instead.
 func (s *Server) FailNext(path, errCode string, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,39 +314,40 @@ func (s *Server) takeLoss() (errCode string, lost bool) {
 	return errCode, lost
 }
 
-// injections is a FailNext or LoseNext queue, oldest first, as runs of the
-// same err_code so that a huge times costs no memory.
-type injections []injection
+// injections is a FailNext, LoseNext or FailNextBill queue of answers
+// (err_codes, or a bill failure), oldest first, as runs of the same answer
+// so that a huge times costs no memory.
+type injections[T comparable] []injection[T]
 
-// injection is a run of a queue: times answers with errCode.
-type injection struct {
-	errCode string
-	times   int
+// injection is a run of a queue: times answers with answer.
+type injection[T comparable] struct {
+	answer T
+	times  int
 }
 
-// push appends times answers with errCode (times > 0).
-func (q injections) push(errCode string, times int) injections {
-	if n := len(q); n > 0 && q[n-1].errCode == errCode {
+// push appends times answers with answer (times > 0).
+func (q injections[T]) push(answer T, times int) injections[T] {
+	if n := len(q); n > 0 && q[n-1].answer == answer {
 		q[n-1].times = addCappedInt(q[n-1].times, times)
 		return q
 	}
-	return append(q, injection{errCode, times})
+	return append(q, injection[T]{answer, times})
 }
 
 // pop takes the oldest answer, returning the rest of the queue (nil once
 // empty).
-func (q injections) pop() (rest injections, errCode string, ok bool) {
+func (q injections[T]) pop() (rest injections[T], answer T, ok bool) {
 	if len(q) == 0 {
-		return nil, "", false
+		return nil, answer, false
 	}
-	errCode = q[0].errCode
+	answer = q[0].answer
 	if q[0].times--; q[0].times == 0 {
 		q = q[1:]
 	}
 	if len(q) == 0 {
 		q = nil
 	}
-	return q, errCode, true
+	return q, answer, true
 }
 
 func addCappedInt(a, b int) int {
@@ -388,6 +416,7 @@ type refundReq struct {
 	transactionID, outTradeNo, outRefundNo string
 	totalFee, refundFee                    int64
 	account, notifyURL                     string
+	subMchID, subAppID                     string // partner mode
 }
 
 // applyRefund runs the business rules of apply refund
@@ -418,7 +447,9 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	} else {
 		o = s.orders[q.outTradeNo]
 	}
-	if o == nil {
+	// In partner mode an order of another sub-merchant does not exist for
+	// this one, as WeChat Pay answers; otherwise both are "".
+	if o == nil || o.SubMchID != q.subMchID {
 		return nil, &bizError{wxrefund.CodeOrderNotExist, "订单不存在"}
 	}
 	if r, ok := s.refunds[q.outRefundNo]; ok {
@@ -468,8 +499,12 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 		coupon:      coupon,
 		account:     q.account,
 		notifyURL:   q.notifyURL,
+		subAppID:    q.subAppID,
 		status:      wxrefund.RefundStatusProcessing,
 		createdAt:   now,
+	}
+	if r.subAppID == "" {
+		r.subAppID = o.SubAppID
 	}
 	if r.account == "" {
 		r.account = wxrefund.RefundAccountUnsettledFunds
@@ -484,6 +519,7 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	o.refunds = append(o.refunds, r)
 	s.refunds[r.outRefundNo] = r
 	s.refundIDs[r.refundID] = r
+	s.ledger = append(s.ledger, r)
 	s.scheduleAutoComplete(r)
 	return refundFields(r), nil
 }
@@ -566,6 +602,7 @@ type queryReq struct {
 	refundID, outRefundNo, transactionID, outTradeNo string
 	offset                                           int
 	hasOffset                                        bool
+	subMchID                                         string // partner mode
 }
 
 // queryRefunds answers a refund query
@@ -583,7 +620,9 @@ func (s *Server) queryRefunds(q queryReq) (map[string]string, *bizError) {
 		if q.refundID == "" {
 			r = s.refunds[q.outRefundNo]
 		}
-		if r == nil {
+		// A refund of another sub-merchant's order does not exist for
+		// this one.
+		if r == nil || r.order.SubMchID != q.subMchID {
 			return nil, notExist
 		}
 		o, page = r.order, []*refund{r}
@@ -593,7 +632,7 @@ func (s *Server) queryRefunds(q queryReq) (map[string]string, *bizError) {
 		} else {
 			o = s.orders[q.outTradeNo]
 		}
-		if o == nil || len(o.refunds) == 0 {
+		if o == nil || o.SubMchID != q.subMchID || len(o.refunds) == 0 {
 			return nil, notExist
 		}
 		total = len(o.refunds)
@@ -690,7 +729,10 @@ func seqDigits(seq uint64, n int) string {
 // notification builds the body WeChat Pay would POST for final refund r:
 // the outer and inner fields of
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16, as in
-// testdata/vectors/notify_9_4_plaintext.xml. Called with s.mu held.
+// testdata/vectors/notify_9_4_plaintext.xml. A partner refund adds
+// sub_mch_id (and sub_appid when known) to the outer fields, next to the
+// provider's appid and mch_id; req_info is the same in both modes. Called
+// with s.mu held.
 func (s *Server) notification(r *refund) ([]byte, error) {
 	o := r.order
 	inner := map[string]string{
@@ -711,6 +753,9 @@ func (s *Server) notification(r *refund) ([]byte, error) {
 	}
 	if r.status == wxrefund.RefundStatusSuccess {
 		inner["success_time"] = r.successAt.In(chinaTime).Format(timeLayout)
+	}
+	if o.SubMchID != "" {
+		return EncryptPartnerNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID, r.subAppID, o.SubMchID)
 	}
 	return EncryptNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID)
 }

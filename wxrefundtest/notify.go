@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -22,23 +23,44 @@ import (
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
 func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string) ([]byte, error) {
+	return encryptNotify("EncryptNotify", apiKey, fields, map[string]string{"appid": appID, "mch_id": mchID})
+}
+
+// EncryptPartnerNotify is EncryptNotify for a service provider (服务商)
+// in partner mode: the outer <xml> also carries the sub-merchant's
+// sub_mch_id and, unless subAppID is empty, sub_appid, as plain fields next
+// to the provider's appid and mch_id. req_info is encrypted with the
+// provider's API key and holds the same fields as for a direct merchant.
+//
+// See https://pay.weixin.qq.com/wiki/doc/api/jsapi_sl.php?chapter=9_16.
+func EncryptPartnerNotify(apiKey string, fields map[string]string, appID, mchID, subAppID, subMchID string) ([]byte, error) {
+	outer := map[string]string{"appid": appID, "mch_id": mchID, "sub_mch_id": subMchID}
+	if subAppID != "" {
+		outer["sub_appid"] = subAppID
+	}
+	return encryptNotify("EncryptPartnerNotify", apiKey, fields, outer)
+}
+
+// encryptNotify builds a notification body from the inner fields and the
+// outer identity fields; fn names the caller in errors.
+func encryptNotify(fn, apiKey string, fields, outer map[string]string) ([]byte, error) {
 	if len(apiKey) != 32 {
-		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: the API key must be 32 characters, got %d", len(apiKey))
+		return nil, fmt.Errorf("wxrefundtest: %s: the API key must be 32 characters, got %d", fn, len(apiKey))
 	}
 	inner, err := encodeXML("root", fields)
 	if err != nil {
-		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
+		return nil, fmt.Errorf("wxrefundtest: %s: %w", fn, err)
 	}
 	ct := encryptECB(apiKey, inner)
-	body, err := encodeXML("xml", map[string]string{
+	doc := map[string]string{
 		"return_code": "SUCCESS",
-		"appid":       appID,
-		"mch_id":      mchID,
 		"nonce_str":   newNonce(),
 		"req_info":    base64.StdEncoding.EncodeToString(ct),
-	})
+	}
+	maps.Copy(doc, outer)
+	body, err := encodeXML("xml", doc)
 	if err != nil {
-		return nil, fmt.Errorf("wxrefundtest: EncryptNotify: %w", err)
+		return nil, fmt.Errorf("wxrefundtest: %s: %w", fn, err)
 	}
 	return body, nil
 }

@@ -12,8 +12,9 @@ import (
 
 // The protocol endpoints the Server implements.
 const (
-	PathRefund      = "/secapi/pay/refund" // apply refund; needs the merchant certificate
-	PathRefundQuery = "/pay/refundquery"   // refund query; no certificate
+	PathRefund       = "/secapi/pay/refund" // apply refund; needs the merchant certificate
+	PathRefundQuery  = "/pay/refundquery"   // refund query; no certificate
+	PathDownloadBill = "/pay/downloadbill"  // statement download, bill_type REFUND only; no certificate
 )
 
 // Messages of unsigned return_code FAIL answers.
@@ -36,6 +37,7 @@ func (s *Server) newMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathRefund, s.serveRefund)
 	mux.HandleFunc(PathRefundQuery, s.serveRefundQuery)
+	mux.HandleFunc(PathDownloadBill, s.serveDownloadBill)
 	mux.Handle("/fake/", s.adminHandler())
 	return mux
 }
@@ -51,8 +53,10 @@ func (q *request) has(k string) bool { _, ok := q.fields[k]; return ok }
 // begin reads, parses and authenticates a protocol request: POST only, a
 // body of at most 64 KiB that decodeXML accepts, a valid sign for the
 // request's sign_type (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3),
-// this Server's mch_id and appid, a nonce_str, and no failure injected by
-// FailNext. Otherwise it writes the answer itself and returns nil.
+// this Server's mch_id and appid, a nonce_str, the sub_mch_id and sub_appid
+// that partner mode needs (or none for a direct merchant), and no failure
+// injected by FailNext. Otherwise it writes the answer itself and returns
+// nil.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *request {
 	if r.Method != http.MethodPost {
 		// Nothing to verify or echo: answer for this merchant, signed with MD5.
@@ -101,6 +105,10 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, path string) *req
 		return nil
 	case fields["nonce_str"] == "" || len(fields["nonce_str"]) > 32:
 		writeFail(w, "invalid nonce_str")
+		return nil
+	}
+	if msg := s.checkSubMerchant(fields, true); msg != "" {
+		writeFail(w, msg)
 		return nil
 	}
 	s.mu.Lock()
@@ -174,6 +182,8 @@ func parseRefundRequest(q *request) (rq refundReq, msg string, berr *bizError) {
 		outRefundNo:   f["out_refund_no"],
 		account:       f["refund_account"],
 		notifyURL:     f["notify_url"],
+		subMchID:      f["sub_mch_id"],
+		subAppID:      f["sub_appid"],
 	}
 	var okTotal, okRefund bool
 	rq.totalFee, okTotal = parseFen(f["total_fee"])
@@ -217,7 +227,7 @@ func (s *Server) serveRefundQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := q.fields
-	var qq queryReq
+	qq := queryReq{subMchID: f["sub_mch_id"]}
 	switch { // the documented priority: refund_id > out_refund_no > transaction_id > out_trade_no
 	case f["refund_id"] != "":
 		qq.refundID = f["refund_id"]
@@ -273,13 +283,19 @@ func (s *Server) writeSuccess(w http.ResponseWriter, q *request, fields map[stri
 }
 
 // writeSigned completes fields into a return_code SUCCESS answer: return_msg,
-// the request's appid and mch_id, a fresh nonce_str and the sign of the
+// the request's appid and mch_id (and its sub_mch_id and sub_appid, which
+// only partner mode lets through), a fresh nonce_str and the sign of the
 // request's sign type (which, like WeChat Pay, it does not echo).
 func (s *Server) writeSigned(w http.ResponseWriter, q *request, fields map[string]string) {
 	fields["return_code"] = "SUCCESS"
 	fields["return_msg"] = "OK"
 	fields["appid"] = q.fields["appid"]
 	fields["mch_id"] = q.fields["mch_id"]
+	for _, k := range []string{"sub_mch_id", "sub_appid"} {
+		if v := q.fields[k]; v != "" {
+			fields[k] = v
+		}
+	}
 	fields["nonce_str"] = newNonce()
 	fields["sign"] = sign(fields, s.cfg.apiKey, q.signType)
 	body, err := encodeXML("xml", fields)

@@ -59,6 +59,9 @@ type config struct {
 	addr                 string
 	notifyClient         *http.Client
 	notifyURL            string
+	partner              bool                // WithPartner, WithSubMerchant
+	subMerchants         map[string][]string // sub_mch_id -> the sub_appids bound to it
+	billLayout           BillLayout
 }
 
 // WithCredentials sets the AppID, merchant id and API v2 key the Server
@@ -185,14 +188,16 @@ func validNotifyURL(s string) bool {
 }
 
 // Server is a stateful fake of the WeChat Pay API v2 refund endpoints: it
-// serves /secapi/pay/refund (mutual TLS) and /pay/refundquery over HTTPS,
-// keeps orders and refunds in memory, sends encrypted refund notifications
-// and offers a JSON admin API under /fake/. Create it with NewServer and
-// stop it with Close. A Server is safe for concurrent use; it never holds its
-// lock while talking to the network.
+// serves /secapi/pay/refund (mutual TLS), /pay/refundquery and the refund
+// bill of /pay/downloadbill over HTTPS, keeps orders and refunds in memory,
+// sends encrypted refund notifications and offers a JSON admin API under
+// /fake/. It acts as a direct merchant, or as a service provider with
+// sub-merchants (WithPartner). Create it with NewServer and stop it with
+// Close. A Server is safe for concurrent use; it never holds its lock while
+// talking to the network.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4,
-// chapter=9_5 and chapter=9_16.
+// chapter=9_5, chapter=9_16 and chapter=9_6.
 type Server struct {
 	cfg     config
 	pki     *pki
@@ -215,10 +220,15 @@ type Server struct {
 	ordersTxn  map[string]*order // by transaction_id
 	refunds    map[string]*refund
 	refundIDs  map[string]*refund
-	failures   map[string]injections // path -> FailNext's queue
-	losses     injections            // LoseNext's queue
+	failures   map[string]injections[string] // path -> FailNext's queue
+	losses     injections[string]            // LoseNext's queue
 	deliveries []Delivery
 	timers     map[*time.Timer]struct{}
+
+	subAppIDs    map[string]map[string]bool       // partner mode: sub_mch_id -> bound sub_appids, with those of its orders
+	ledger       []*refund                        // every refund, in the order it was accepted
+	bills        map[string]func(io.Writer) error // bill_date (yyyyMMdd) -> SetBill's body
+	billFailures injections[billFailure]          // FailNextBill's queue
 }
 
 // NewServer starts a fake WeChat Pay server on a fresh CA and certificates,
@@ -279,8 +289,16 @@ func NewServer(opts ...Option) (*Server, error) {
 		ordersTxn: make(map[string]*order),
 		refunds:   make(map[string]*refund),
 		refundIDs: make(map[string]*refund),
-		failures:  make(map[string]injections),
+		failures:  make(map[string]injections[string]),
 		timers:    make(map[*time.Timer]struct{}),
+		subAppIDs: make(map[string]map[string]bool),
+		bills:     make(map[string]func(io.Writer) error),
+	}
+	for sub, apps := range cfg.subMerchants {
+		s.subAppIDs[sub] = make(map[string]bool)
+		for _, a := range apps {
+			s.subAppIDs[sub][a] = true
+		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.handler = s.newMux()
@@ -392,7 +410,8 @@ func (s *Server) TLSConfig() *tls.Config {
 }
 
 // Handler returns the server's HTTP handler: the protocol endpoints
-// PathRefund and PathRefundQuery plus a JSON admin API under /fake/. It is
+// PathRefund, PathRefundQuery and PathDownloadBill plus a JSON admin API
+// under /fake/. It is
 // the handler the Server itself serves. Served elsewhere it needs TLS with
 // TLSConfig for PathRefund, which looks at the request's peer certificates.
 //
@@ -403,7 +422,7 @@ func (s *Server) TLSConfig() *tls.Config {
 // for bad input, 404 for an unknown path, 405 for a wrong method and 502
 // when a redelivery was not acknowledged.
 //
-//	POST /fake/orders                    an Order; answers the stored Order (201)
+//	POST /fake/orders                    an Order (with sub_mch_id in partner mode); answers the stored Order (201)
 //	GET  /fake/refunds?out_trade_no=...  the order's refunds, []RefundState
 //	POST /fake/refunds/complete          {"out_refund_no", "status"}; answers the RefundState
 //	POST /fake/refunds/redeliver         {"out_refund_no"}; answers the Delivery
@@ -412,6 +431,8 @@ func (s *Server) TLSConfig() *tls.Config {
 //	POST /fake/lose                      {"err_code", "times"}, as LoseNext ("" drops the connection)
 //	GET  /fake/balance                   {"balance"}
 //	POST /fake/balance                   {"balance"}, as SetBalance
+//	POST /fake/bills/fail                {"return_msg", "error_code", "times"}, as FailNextBill
+//	POST /fake/bills/synthetic           {"bill_date": "20240603", "rows"}, as SetBill with SyntheticRefundBill (rows 0 removes it)
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

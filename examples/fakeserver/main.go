@@ -9,10 +9,12 @@
 //
 //	{"base_url":"https://127.0.0.1:8443","appid":"wx8888888888888888","mch_id":"1900000109","api_key":"...","ca":"/abs/ca.pem","cert":"/abs/apiclient_cert.pem","key":"/abs/apiclient_key.pem"}
 //
-// and serves /secapi/pay/refund (mutual TLS), /pay/refundquery and the JSON
-// admin API under /fake/ until it gets SIGINT or SIGTERM. Logs go to stderr.
-// See README.md in this directory for a walkthrough with curl and openssl,
-// and demo.sh for the same walkthrough as a script.
+// and serves /secapi/pay/refund (mutual TLS), /pay/refundquery, the refund
+// bill of /pay/downloadbill and the JSON admin API under /fake/ until it gets
+// SIGINT or SIGTERM. Logs go to stderr. With -partner it is a service
+// provider (服务商) serving those sub-merchants, and the JSON line also has
+// "sub_mch_ids". See README.md in this directory for a walkthrough with curl
+// and openssl, and demo.sh for the same walkthrough as a script.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -68,6 +71,8 @@ type announcement struct {
 	CA      string `json:"ca"`   // absolute path of ca.pem
 	Cert    string `json:"cert"` // absolute path of apiclient_cert.pem
 	Key     string `json:"key"`  // absolute path of apiclient_key.pem
+
+	SubMchIDs []string `json:"sub_mch_ids,omitempty"` // -partner: the sub-merchants served
 }
 
 // The files written to -dir.
@@ -91,10 +96,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	auto := fs.Duration("auto-complete", 0, "complete every new refund with SUCCESS after this `delay` (0: off; refunds stay PROCESSING until POST /fake/refunds/complete)")
 	sched := scheduleFlag(wxrefundtest.DefaultNotifySchedule())
 	fs.Var(&sched, "notify-schedule", "comma-separated `delays` before each redelivery of an unacknowledged notification (\"none\": deliver once)")
+	notifyURL := fs.String("notify-url", "", "the notify `URL` configured on the merchant platform: where notifications of refunds requested without notify_url go (empty: such refunds send none)")
+	partner := fs.String("partner", "", "comma-separated `sub_mch_ids`: run as a service provider (服务商) serving these sub-merchants; requests must then carry one of them as sub_mch_id")
+	layout := fs.String("bill-layout", "current", "`layout` of the refund bill of /pay/downloadbill: current (29 columns) or legacy (26 columns)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: fakeserver [flags]\n\n"+
 			"Runs a fake WeChat Pay API v2 refund server, writes its certificates to -dir and\n"+
-			"prints one JSON line (base_url, appid, mch_id, api_key, ca, cert, key) to stdout.\n\n")
+			"prints one JSON line (base_url, appid, mch_id, api_key, ca, cert, key, and\n"+
+			"sub_mch_ids with -partner) to stdout.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -124,6 +133,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bad("invalid value for flag -apikey: want 32 printable ASCII characters without spaces, got %d bytes", len(*apiKey))
 	case *auto < 0:
 		return bad("invalid value %v for flag -auto-complete: must not be negative", *auto)
+	case *notifyURL != "" && !validNotifyURL(*notifyURL):
+		return bad("invalid value %q for flag -notify-url: want an absolute http or https URL without a query", *notifyURL)
+	case *layout != "current" && *layout != "legacy":
+		return bad("invalid value %q for flag -bill-layout: want current or legacy", *layout)
+	}
+	var subs []string
+	if *partner != "" {
+		for sub := range strings.SplitSeq(*partner, ",") {
+			sub = strings.TrimSpace(sub)
+			if !validID(sub, 32) {
+				return bad("invalid value %q for flag -partner: want sub-merchant ids (1 to 32 letters, digits, _ or -) separated by commas", *partner)
+			}
+			subs = append(subs, sub)
+		}
 	}
 
 	logger := log.New(stderr, "fakeserver: ", log.Ltime)
@@ -143,6 +166,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *auto > 0 {
 		opts = append(opts, wxrefundtest.WithAutoComplete(*auto))
 	}
+	if *notifyURL != "" {
+		opts = append(opts, wxrefundtest.WithNotifyURL(*notifyURL))
+	}
+	if len(subs) > 0 {
+		opts = append(opts, wxrefundtest.WithPartner(subs...))
+	}
+	if *layout == "legacy" {
+		opts = append(opts, wxrefundtest.WithBillLayout(wxrefundtest.BillLayoutLegacy))
+	}
 	s, err := wxrefundtest.NewServer(opts...)
 	if err != nil {
 		return err
@@ -157,6 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Key:     filepath.Join(absDir, keyFile),
 	}
 	ann.AppID, ann.MchID, ann.APIKey = s.Credentials()
+	ann.SubMchIDs = s.SubMerchants()
 	for _, f := range []struct {
 		path string
 		data []byte
@@ -182,11 +215,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("writing the JSON line to stdout: %w", err)
 	}
 
-	logger.Printf("serving %s (apply refund %s needs the client certificate; %s does not)",
-		ann.BaseURL, wxrefundtest.PathRefund, wxrefundtest.PathRefundQuery)
+	logger.Printf("serving %s (apply refund %s needs the client certificate; %s and %s do not)",
+		ann.BaseURL, wxrefundtest.PathRefund, wxrefundtest.PathRefundQuery, wxrefundtest.PathDownloadBill)
+	if len(ann.SubMchIDs) > 0 {
+		logger.Printf("partner mode: service provider %s serving sub-merchants %s", ann.MchID, strings.Join(ann.SubMchIDs, ", "))
+	}
 	logger.Printf("admin API: POST /fake/orders, POST /fake/refunds/complete, GET /fake/deliveries, ...")
-	logger.Printf("certificates in %s; auto-complete %s; notify schedule %s",
-		absDir, autoString(*auto), sched.String())
+	logger.Printf("certificates in %s; auto-complete %s; notify schedule %s; default notify URL %s; bill layout %s",
+		absDir, autoString(*auto), sched.String(), orNone(*notifyURL), *layout)
 
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -311,6 +347,22 @@ func autoString(d time.Duration) string {
 		return "off"
 	}
 	return "after " + shortDuration(d)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// validNotifyURL reports whether s is an absolute http or https URL without
+// a query or fragment, at most 256 characters: what WeChat Pay accepts as a
+// notify URL.
+func validNotifyURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		!strings.ContainsAny(s, "?#") && len(s) <= 256
 }
 
 func validHostPort(addr string) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/aes"
 	"crypto/md5"
@@ -16,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -520,6 +522,12 @@ func TestRunBadFlags(t *testing.T) {
 		{"-apikey", "0123456789abcdef 0123456789abcde"},
 		{"-appid", "wx 1"},
 		{"-mchid", ""},
+		{"-notify-url", "ftp://127.0.0.1/notify"},
+		{"-notify-url", "http://127.0.0.1/notify?x=1"},
+		{"-notify-url", "/notify"},
+		{"-partner", "1900000110,,1900000111"},
+		{"-partner", "1900 0110"},
+		{"-bill-layout", "old"},
 		{"positional"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -707,4 +715,176 @@ func TestDemoScript(t *testing.T) {
 			t.Fatalf("demo.sh with a wrong key: %v\n%s", err, out)
 		}
 	})
+}
+
+// raw POSTs a signed request to path and returns the answer's body.
+func (f *fake) raw(t *testing.T, c *http.Client, path string, fields map[string]string) []byte {
+	t.Helper()
+	resp, err := c.Post(f.ann.BaseURL+path, "text/xml", bytes.NewReader(f.signedXML(fields)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d, %v: %s", path, resp.StatusCode, err, body)
+	}
+	return body
+}
+
+// notifyListener is a notify URL that decrypts what it receives and
+// acknowledges it.
+type notifyListener struct {
+	*httptest.Server
+	notes chan [2]map[string]string // outer, inner
+}
+
+func newNotifyListener(t *testing.T, apiKey string) *notifyListener {
+	l := &notifyListener{notes: make(chan [2]map[string]string, 10)}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		outer, err := decodeXML(body, "xml")
+		var inner map[string]string
+		if err == nil {
+			var pt []byte
+			if pt, err = decryptReqInfo(outer["req_info"], apiKey); err == nil {
+				inner, err = decodeXML(pt, "root")
+			}
+		}
+		if err != nil {
+			t.Errorf("notification %q: %v", body, err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		l.notes <- [2]map[string]string{outer, inner}
+		io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
+	}))
+	t.Cleanup(l.Close)
+	return l
+}
+
+func (l *notifyListener) next(t *testing.T) (outer, inner map[string]string) {
+	t.Helper()
+	select {
+	case n := <-l.notes:
+		return n[0], n[1]
+	case <-time.After(wait):
+		t.Fatal("no notification")
+		return nil, nil
+	}
+}
+
+// TestRunNotifyURL: -notify-url is where notifications of refunds requested
+// without notify_url go.
+func TestRunNotifyURL(t *testing.T) {
+	l := newNotifyListener(t, wxrefundDefaultKey)
+	f := start(t, "-notify-url", l.URL+"/platform", "-notify-schedule", "none")
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"O1","total_fee":100}`, http.StatusCreated, nil)
+	f.api(t, f.client, "/secapi/pay/refund", map[string]string{
+		"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "100", "refund_fee": "60"})
+	f.admin(t, http.MethodPost, "/fake/refunds/complete", `{"out_refund_no":"R1","status":"SUCCESS"}`, http.StatusOK, nil)
+	_, inner := l.next(t)
+	if inner["out_refund_no"] != "R1" || inner["refund_status"] != "SUCCESS" {
+		t.Errorf("notification %v", inner)
+	}
+	var rs []map[string]any
+	f.admin(t, http.MethodGet, "/fake/refunds?out_trade_no=O1", "", http.StatusOK, &rs)
+	if len(rs) != 1 || rs[0]["notify_url"] != l.URL+"/platform" {
+		t.Errorf("refunds %v", rs)
+	}
+	if !strings.Contains(f.stderr.String(), "default notify URL "+l.URL+"/platform") {
+		t.Errorf("stderr does not log the notify URL:\n%s", f.stderr)
+	}
+}
+
+// wxrefundDefaultKey is the API key the program uses without -apikey.
+const wxrefundDefaultKey = "wxrefundtestFakeAPIKey0123456789"
+
+// TestRunPartner runs the program as a service provider: a partner refund,
+// its query, its notification and the refund bill, with the fields a client
+// in any language would send.
+func TestRunPartner(t *testing.T) {
+	const subA, subB = "1900000110", "1900000111"
+	l := newNotifyListener(t, wxrefundDefaultKey)
+	f := start(t, "-partner", subA+", "+subB, "-notify-schedule", "none")
+	if !slices.Equal(f.ann.SubMchIDs, []string{subA, subB}) {
+		t.Fatalf("announced sub_mch_ids %q", f.ann.SubMchIDs)
+	}
+	if !strings.HasSuffix(f.line, `"sub_mch_ids":["1900000110","1900000111"]}`+"\n") {
+		t.Errorf("JSON line %q", f.line)
+	}
+
+	var order map[string]any
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"PA1","total_fee":5000,"sub_mch_id":"1900000110"}`,
+		http.StatusCreated, &order)
+	if order["sub_mch_id"] != subA {
+		t.Errorf("order %v", order)
+	}
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"PA2","total_fee":100}`, http.StatusBadRequest, nil)
+
+	refund := map[string]string{"out_trade_no": "PA1", "out_refund_no": "RA1", "total_fee": "5000", "refund_fee": "2000",
+		"notify_url": l.URL}
+	m, err := decodeXML(f.raw(t, f.client, "/secapi/pay/refund", maps.Clone(refund)), "xml")
+	if err != nil || m["return_code"] != "FAIL" || m["return_msg"] != "受理机构必须传入sub_mch_id" || m["sign"] != "" {
+		t.Errorf("refund without sub_mch_id: %v %v", m, err)
+	}
+	refund["sub_mch_id"] = subA
+	m = f.api(t, f.client, "/secapi/pay/refund", refund) // checks the sign over the echoed sub_mch_id
+	if m["sub_mch_id"] != subA || m["refund_fee"] != "2000" {
+		t.Errorf("partner refund answer %v", m)
+	}
+	m = f.api(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "RA1", "sub_mch_id": subA})
+	if m["sub_mch_id"] != subA || m["refund_status_0"] != "PROCESSING" {
+		t.Errorf("partner query answer %v", m)
+	}
+	m, _ = decodeXML(f.raw(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "RA1", "sub_mch_id": subB}), "xml")
+	if m["result_code"] != "FAIL" || m["err_code"] != "REFUNDNOTEXIST" {
+		t.Errorf("another sub-merchant's query: %v", m)
+	}
+
+	f.admin(t, http.MethodPost, "/fake/refunds/complete", `{"out_refund_no":"RA1","status":"SUCCESS"}`, http.StatusOK, nil)
+	outer, inner := l.next(t)
+	if outer["sub_mch_id"] != subA || outer["mch_id"] != f.ann.MchID || outer["appid"] != f.ann.AppID || inner["out_refund_no"] != "RA1" {
+		t.Errorf("partner notification %v %v", outer, inner)
+	}
+
+	// The refund bill of today (China time), of all sub-merchants, of subA,
+	// and gzipped.
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
+	text := string(f.raw(t, f.client, "/pay/downloadbill", map[string]string{"bill_date": today, "bill_type": "REFUND"}))
+	lines := strings.Split(text, "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "交易时间,公众账号ID,商户号,特约商户号,") ||
+		!strings.Contains(lines[1], ",`"+subA+",") || !strings.Contains(lines[1], ",`RA1,`20.00,") ||
+		lines[3] != "`1,`0.00,`20.00,`0.00,`-0.12000,`0.00,`20.00" || lines[4] != "" {
+		t.Errorf("bill:\n%s", text)
+	}
+	if got := string(f.raw(t, f.client, "/pay/downloadbill", map[string]string{"bill_date": today, "bill_type": "REFUND", "sub_mch_id": subA})); got != text {
+		t.Errorf("subA's bill:\n%s", got)
+	}
+	noBill := "<xml><return_code>FAIL</return_code><return_msg>No Bill Exist</return_msg><error_code>20002</error_code></xml>"
+	if got := string(f.raw(t, f.client, "/pay/downloadbill", map[string]string{"bill_date": today, "bill_type": "REFUND", "sub_mch_id": subB})); got != noBill {
+		t.Errorf("subB's bill: %s", got)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(f.raw(t, f.client, "/pay/downloadbill",
+		map[string]string{"bill_date": today, "bill_type": "REFUND", "tar_type": "GZIP"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || string(got) != text {
+		t.Errorf("gzipped bill: %v\n%s", err, got)
+	}
+}
+
+func TestRunLegacyBill(t *testing.T) {
+	f := start(t, "-bill-layout", "legacy")
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"O1","total_fee":100}`, http.StatusCreated, nil)
+	f.api(t, f.client, "/secapi/pay/refund", map[string]string{
+		"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "100", "refund_fee": "100"})
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
+	text := string(f.raw(t, f.client, "/pay/downloadbill", map[string]string{"bill_date": today, "bill_type": "REFUND"}))
+	lines := strings.Split(text, "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "交易时间,公众账号ID,商户号,子商户号,") || strings.Count(lines[1], ",") != 25 ||
+		lines[2] != "总交易单数,总交易额,总退款金额,总代金券或立减优惠退款金额,手续费总金额" || lines[3] != "`1,`0.00,`1.00,`0.00,`-0.01000" {
+		t.Errorf("legacy bill:\n%s", text)
+	}
 }
