@@ -4,4 +4,4 @@ package wxrefund
 
 // blLargeBill is the size of the generated bill; smaller under the race
 // detector, which slows parsing several times.
-const blLargeBill = 100_000
+const blLargeBill = 30_000

@@ -4,4 +4,4 @@ package wxrefundtest_test
 
 // largeBillRows is the size of TestLargeBill's bill; smaller under the race
 // detector, which slows the server and the client several times.
-const largeBillRows = 100_000
+const largeBillRows = 30_000
