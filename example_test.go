@@ -233,3 +233,34 @@ func ExampleClient_AllRefunds() {
 	// Output:
 	// 12 refunds, 1200 fen
 }
+
+func ExampleClient_DownloadRefundBill() {
+	fake, c := exampleFake()
+	defer fake.Close()
+	ctx := context.Background()
+	for i, fee := range []int64{2000, 500} {
+		if _, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD20240601123456",
+			OutRefundNo: fmt.Sprintf("RF2024060300000%d", i+1), TotalFee: 5000, RefundFee: fee}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Yesterday's bill in production (bills are made the next morning); the
+	// fake serves today's.
+	sum, err := c.DownloadRefundBill(ctx, &wxrefund.RefundBillRequest{Date: time.Now()},
+		func(r *wxrefund.RefundBillRecord) error {
+			fmt.Println(r.OutRefundNo, r.RequestedRefundFee, r.Status)
+			return nil // compare with your records here
+		})
+	switch {
+	case errors.Is(err, wxrefund.ErrBillNotFound):
+		fmt.Println("no refunds that day")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Println(sum.Count, "refunds,", sum.RefundFee, "fen")
+	}
+	// Output:
+	// RF20240603000001 2000 PROCESSING
+	// RF20240603000002 500 PROCESSING
+	// 2 refunds, 2500 fen
+}
