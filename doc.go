@@ -65,6 +65,13 @@
 // [WithNotifyStore], so that a notification WeChat Pay delivers again is
 // processed once, across instances when the store is shared.
 //
+// # Service providers and reconciliation
+//
+// A service provider (服务商) sets SubMchID (and optionally SubAppID) on
+// each [RefundRequest] and [QueryRefundRequest]; one Client serves all its
+// sub-merchants, and notifications name theirs. [Client.DownloadRefundBill]
+// streams a day's refund bill row by row and checks it against its summary.
+//
 // # Security
 //
 // The server certificate is always verified and redirects are never
