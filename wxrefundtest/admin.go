@@ -29,6 +29,10 @@ func (s *Server) adminHandler() http.Handler {
 		"/fake/bills/synthetic":   {http.MethodPost: s.adminSyntheticBill},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathConsole || strings.HasPrefix(r.URL.Path, PathConsole+"/") {
+			s.serveConsole(w, r)
+			return
+		}
 		methods, ok := routes[r.URL.Path]
 		if !ok {
 			writeJSONError(w, http.StatusNotFound, "unknown admin path "+r.URL.Path)
@@ -134,12 +138,8 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if in.Path != PathRefund && in.Path != PathRefundQuery {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("path must be %s or %s", PathRefund, PathRefundQuery))
-		return
-	}
-	if in.Times > 0 && !validID(in.ErrCode, 32) {
-		writeJSONError(w, http.StatusBadRequest, "err_code must be an error code such as SYSTEMERROR")
+	if err := checkFail(in.Path, in.ErrCode, in.Times); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.FailNext(in.Path, in.ErrCode, in.Times)
@@ -154,15 +154,9 @@ func (s *Server) adminLose(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if in.Times > 0 {
-		if in.ErrCode == nil {
-			writeJSONError(w, http.StatusBadRequest, `err_code is required: an error code such as SYSTEMERROR, or "" to drop the connection`)
-			return
-		}
-		if *in.ErrCode != "" && !validID(*in.ErrCode, 32) {
-			writeJSONError(w, http.StatusBadRequest, `err_code must be an error code such as SYSTEMERROR, or "" to drop the connection`)
-			return
-		}
+	if err := checkLose(in.ErrCode, in.Times); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	code := ""
 	if in.ErrCode != nil {
@@ -170,6 +164,33 @@ func (s *Server) adminLose(w http.ResponseWriter, r *http.Request) {
 	}
 	s.LoseNext(code, in.Times)
 	writeJSON(w, http.StatusOK, in)
+}
+
+// checkFail validates the arguments of FailNext as POST /fake/fail and the
+// console take them.
+func checkFail(path, errCode string, times int) error {
+	if path != PathRefund && path != PathRefundQuery {
+		return fmt.Errorf("path must be %s or %s", PathRefund, PathRefundQuery)
+	}
+	if times > 0 && !validID(errCode, 32) {
+		return errors.New("err_code must be an error code such as SYSTEMERROR")
+	}
+	return nil
+}
+
+// checkLose validates the arguments of LoseNext as POST /fake/lose and the
+// console take them; a nil errCode is one the request did not give.
+func checkLose(errCode *string, times int) error {
+	if times <= 0 {
+		return nil
+	}
+	if errCode == nil {
+		return errors.New(`err_code is required: an error code such as SYSTEMERROR, or "" to drop the connection`)
+	}
+	if *errCode != "" && !validID(*errCode, 32) {
+		return errors.New(`err_code must be an error code such as SYSTEMERROR, or "" to drop the connection`)
+	}
+	return nil
 }
 
 func (s *Server) adminFailBill(w http.ResponseWriter, r *http.Request) {

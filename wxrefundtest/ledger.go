@@ -64,6 +64,7 @@ type refund struct {
 	account     string
 	subAppID    string // partner mode: the request's sub_appid, else the order's
 	notifyURL   string
+	desc        string // refund_desc, as the merchant sent it
 	status      wxrefund.RefundStatus
 	createdAt   time.Time
 	successAt   time.Time
@@ -101,6 +102,7 @@ type RefundState struct {
 	SubMchID        string                `json:"sub_mch_id,omitempty"` // partner mode: the order's sub-merchant
 	SubAppID        string                `json:"sub_appid,omitempty"`  // partner mode: the sub_appid of the refund request, else of the order
 	NotifyURL       string                `json:"notify_url,omitempty"`
+	RefundDesc      string                `json:"refund_desc,omitempty"` // the refund_desc the merchant sent
 	CreatedAt       time.Time             `json:"created_at"`
 	SuccessTime     time.Time             `json:"success_time,omitzero"` // zero unless SUCCESS
 	Notify          NotifyState           `json:"notify,omitempty"`
@@ -121,6 +123,7 @@ func (r *refund) state() RefundState {
 		SubMchID:        r.order.SubMchID,
 		SubAppID:        r.subAppID,
 		NotifyURL:       r.notifyURL,
+		RefundDesc:      r.desc,
 		CreatedAt:       r.createdAt,
 		SuccessTime:     r.successAt,
 		Notify:          r.notifyState,
@@ -415,7 +418,7 @@ type bizError struct{ code, des string }
 type refundReq struct {
 	transactionID, outTradeNo, outRefundNo string
 	totalFee, refundFee                    int64
-	account, notifyURL                     string
+	account, notifyURL, desc               string
 	subMchID, subAppID                     string // partner mode
 }
 
@@ -499,6 +502,7 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 		coupon:      coupon,
 		account:     q.account,
 		notifyURL:   q.notifyURL,
+		desc:        q.desc,
 		subAppID:    q.subAppID,
 		status:      wxrefund.RefundStatusProcessing,
 		createdAt:   now,

@@ -182,6 +182,7 @@ func parseRefundRequest(q *request) (rq refundReq, msg string, berr *bizError) {
 		outRefundNo:   f["out_refund_no"],
 		account:       f["refund_account"],
 		notifyURL:     f["notify_url"],
+		desc:          f["refund_desc"],
 		subMchID:      f["sub_mch_id"],
 		subAppID:      f["sub_appid"],
 	}

@@ -206,6 +206,8 @@ type Server struct {
 	hs      *http.Server
 	ln      net.Listener
 
+	consoleToken string // hidden in every console form; see serveConsole
+
 	ctx    context.Context // cancelled by Close; bounds deliveries
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // deliveries and auto-completion timers
@@ -293,6 +295,8 @@ func NewServer(opts ...Option) (*Server, error) {
 		timers:    make(map[*time.Timer]struct{}),
 		subAppIDs: make(map[string]map[string]bool),
 		bills:     make(map[string]func(io.Writer) error),
+
+		consoleToken: newConsoleToken(),
 	}
 	for sub, apps := range cfg.subMerchants {
 		s.subAppIDs[sub] = make(map[string]bool)
@@ -433,6 +437,16 @@ func (s *Server) TLSConfig() *tls.Config {
 //	POST /fake/balance                   {"balance"}, as SetBalance
 //	POST /fake/bills/fail                {"return_msg", "error_code", "times"}, as FailNextBill
 //	POST /fake/bills/synthetic           {"bill_date": "20240603", "rows"}, as SetBill with SyntheticRefundBill (rows 0 removes it)
+//
+// PathConsole (see ConsoleURL) serves a web console for people: an HTML page
+// of the orders, refunds, notification deliveries, balance and queued
+// failures, with plain HTML forms that add an order, complete a refund,
+// redeliver a notification, queue FailNext or LoseNext and set the balance
+// through the same code as the admin API, answering 303 See Other back to
+// the page. Its forms are POST only and carry a random per-Server token;
+// a form posted from another origin (by its Origin or Sec-Fetch-Site
+// header) or without the token is refused with 403. It is a test double's
+// console: it has no login, so serve it on a loopback address only.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

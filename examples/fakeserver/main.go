@@ -7,10 +7,11 @@
 // key to -dir (ca.pem, apiclient_cert.pem, apiclient_key.pem), prints exactly
 // one JSON line to stdout once it accepts connections:
 //
-//	{"base_url":"https://127.0.0.1:8443","appid":"wx8888888888888888","mch_id":"1900000109","api_key":"...","ca":"/abs/ca.pem","cert":"/abs/apiclient_cert.pem","key":"/abs/apiclient_key.pem"}
+//	{"base_url":"https://127.0.0.1:8443","appid":"wx8888888888888888","mch_id":"1900000109","api_key":"...","ca":"/abs/ca.pem","cert":"/abs/apiclient_cert.pem","key":"/abs/apiclient_key.pem","console_url":"https://127.0.0.1:8443/fake/console"}
 //
 // and serves /secapi/pay/refund (mutual TLS), /pay/refundquery, the refund
-// bill of /pay/downloadbill and the JSON admin API under /fake/ until it gets
+// bill of /pay/downloadbill, the JSON admin API under /fake/ and a web
+// console for browsers at console_url until it gets
 // SIGINT or SIGTERM. Logs go to stderr. With -partner it is a service
 // provider (服务商) serving those sub-merchants, and the JSON line also has
 // "sub_mch_ids". See README.md in this directory for a walkthrough with curl
@@ -72,6 +73,8 @@ type announcement struct {
 	Cert    string `json:"cert"` // absolute path of apiclient_cert.pem
 	Key     string `json:"key"`  // absolute path of apiclient_key.pem
 
+	ConsoleURL string `json:"console_url"` // the web console, for a browser
+
 	SubMchIDs []string `json:"sub_mch_ids,omitempty"` // -partner: the sub-merchants served
 }
 
@@ -102,8 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: fakeserver [flags]\n\n"+
 			"Runs a fake WeChat Pay API v2 refund server, writes its certificates to -dir and\n"+
-			"prints one JSON line (base_url, appid, mch_id, api_key, ca, cert, key, and\n"+
-			"sub_mch_ids with -partner) to stdout.\n\n")
+			"prints one JSON line (base_url, appid, mch_id, api_key, ca, cert, key,\n"+
+			"console_url, and sub_mch_ids with -partner) to stdout.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -187,6 +190,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		CA:      filepath.Join(absDir, caFile),
 		Cert:    filepath.Join(absDir, certFile),
 		Key:     filepath.Join(absDir, keyFile),
+
+		ConsoleURL: s.ConsoleURL(),
 	}
 	ann.AppID, ann.MchID, ann.APIKey = s.Credentials()
 	ann.SubMchIDs = s.SubMerchants()
@@ -221,6 +226,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logger.Printf("partner mode: service provider %s serving sub-merchants %s", ann.MchID, strings.Join(ann.SubMchIDs, ", "))
 	}
 	logger.Printf("admin API: POST /fake/orders, POST /fake/refunds/complete, GET /fake/deliveries, ...")
+	logger.Printf("web console: %s (open it in a browser and accept the fake CA's certificate, or trust ca.pem)", ann.ConsoleURL)
 	logger.Printf("certificates in %s; auto-complete %s; notify schedule %s; default notify URL %s; bill layout %s",
 		absDir, autoString(*auto), sched.String(), orNone(*notifyURL), *layout)
 

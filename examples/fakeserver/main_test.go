@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -334,7 +335,7 @@ func TestRun(t *testing.T) {
 		var v any
 		d.Decode(&v)
 	}
-	if want := []string{"base_url", "appid", "mch_id", "api_key", "ca", "cert", "key"}; !slices.Equal(keys, want) {
+	if want := []string{"base_url", "appid", "mch_id", "api_key", "ca", "cert", "key", "console_url"}; !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %q, want %q", keys, want)
 	}
 	for name, p := range map[string]string{"ca.pem": f.ann.CA, "apiclient_cert.pem": f.ann.Cert, "apiclient_key.pem": f.ann.Key} {
@@ -482,6 +483,68 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(f.stderr.String(), "serving "+f.ann.BaseURL) {
 		t.Errorf("stderr does not log the address:\n%s", f.stderr)
+	}
+	if !strings.Contains(f.stderr.String(), "web console: "+f.ann.ConsoleURL) {
+		t.Errorf("stderr does not log the console's address:\n%s", f.stderr)
+	}
+}
+
+// TestRunConsole drives the web console at console_url as a browser would:
+// without a client certificate, with form posts answered by 303 redirects.
+func TestRunConsole(t *testing.T) {
+	f := start(t)
+	if want := f.ann.BaseURL + "/fake/console"; f.ann.ConsoleURL != want {
+		t.Fatalf("console_url %q, want %q", f.ann.ConsoleURL, want)
+	}
+	tr := f.client.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = nil // a browser sends no client certificate
+	browser := &http.Client{Timeout: wait, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(browser.CloseIdleConnections)
+	page := func() string {
+		t.Helper()
+		resp, err := browser.Get(f.ann.ConsoleURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET console: HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		return string(raw)
+	}
+	html := page()
+	_, rest, ok := strings.Cut(html, `name="token" value="`)
+	token, _, _ := strings.Cut(rest, `"`)
+	if !ok || token == "" {
+		t.Fatalf("no form token in the console:\n%s", html)
+	}
+	post := func(origin string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, f.ann.ConsoleURL+"/orders", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	form := url.Values{"token": {token}, "out_trade_no": {"WEB1"}, "total_fee": {"2000"}}
+	if resp := post("https://evil.example", form); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin POST: HTTP %d, want 403", resp.StatusCode)
+	}
+	f.admin(t, http.MethodGet, "/fake/refunds?out_trade_no=WEB1", "", http.StatusBadRequest, nil)
+
+	resp := post(f.ann.BaseURL, form)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/fake/console?") {
+		t.Fatalf("POST add order: HTTP %d Location %q, want 303 to the console", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	f.admin(t, http.MethodGet, "/fake/refunds?out_trade_no=WEB1", "", http.StatusOK, nil)
+	if html := page(); !strings.Contains(html, "WEB1") || !strings.Contains(html, "2000 fen (20.00 CNY)") {
+		t.Errorf("the console does not show the new order:\n%s", html)
 	}
 }
 
