@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -453,7 +454,7 @@ func parseRefundBill(br *bufio.Reader, each func(*RefundBillRecord) error) (*Ref
 	if !contains(names, "退款金额") || !contains(names, "商户退款单号") {
 		return nil, billError(fmt.Errorf("%w: the header has no 退款金额 or 商户退款单号 column: not a refund bill", ErrMalformed))
 	}
-	var rows, refunded int64
+	var rows, refunded, coupons, requested int64
 	for {
 		line, ok, err := next()
 		if err != nil {
@@ -474,6 +475,19 @@ func parseRefundBill(br *bufio.Reader, each func(*RefundBillRecord) error) (*Ref
 				return nil, billError(fmt.Errorf("%w: the rows (%d, %d fen) do not add up to the summary (%d, %d fen)",
 					ErrMalformed, rows, refunded, sum.Count, sum.RefundFee))
 			}
+			// The coupon and requested totals are checked too, so that a
+			// summary value cut short ("12" for "123.45") cannot pass. The
+			// fee total is not: WeChat's sample refund bill shows rows with
+			// 0.00000 and a summary of -0.02000, so its sign convention is
+			// not the rows' and a check would reject genuine bills.
+			if sum.CouponRefundFee != coupons {
+				return nil, billError(fmt.Errorf("%w: the rows' coupon refunds (%d fen) do not add up to the summary (%d fen)",
+					ErrMalformed, coupons, sum.CouponRefundFee))
+			}
+			if _, ok := sum.Raw["申请退款总金额"]; ok && contains(names, "申请退款金额") && sum.RequestedRefundFee != requested {
+				return nil, billError(fmt.Errorf("%w: the rows' requested refunds (%d fen) do not add up to the summary (%d fen)",
+					ErrMalformed, requested, sum.RequestedRefundFee))
+			}
 			return sum, nil
 		}
 		values, ok := splitRow(line)
@@ -493,11 +507,17 @@ func parseRefundBill(br *bufio.Reader, each func(*RefundBillRecord) error) (*Ref
 		if p.err != nil {
 			return nil, p.err
 		}
-		if refunded > 1<<62 || r.RefundFee > 1<<62 {
+		if r.RefundFee < 0 || r.RequestedRefundFee < 0 || r.CouponRefundFee < 0 {
+			return nil, billError(fmt.Errorf("%w: line %d: a negative refund amount", ErrMalformed, p.line))
+		}
+		if refunded > math.MaxInt64-r.RefundFee || coupons > math.MaxInt64-r.CouponRefundFee ||
+			requested > math.MaxInt64-r.RequestedRefundFee {
 			return nil, billError(fmt.Errorf("%w: line %d: the refund total is out of range", ErrMalformed, p.line))
 		}
 		rows++
 		refunded += r.RefundFee
+		coupons += r.CouponRefundFee
+		requested += r.RequestedRefundFee
 		if err := each(r); err != nil {
 			return nil, err
 		}

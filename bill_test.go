@@ -146,6 +146,12 @@ func TestParseRefundBillRejects(t *testing.T) {
 		"bad time":               strings.Replace(ok, "2019-07-23 20:53:36,`wx", "2019/07/23,`wx", 1),
 		"corrupt gzip":           "\x1f\x8b\x08\x00garbage",
 		"line too long":          blHeader + "\n`" + strings.Repeat("x", maxBillLine+10) + "\n",
+		// A summary value cut short must not pass for a smaller total.
+		"requested total cut short":    strings.Replace(ok, "`0.00,`0.01\n", "`0.00,`0\n", 1),
+		"coupon total does not add up": strings.Replace(ok, "`1,`0.00,`0.01,`0.00,", "`1,`0.00,`0.01,`0.05,", 1),
+		"negative refund on a row": strings.Replace(blBill(blHeader, blRow, blRow, blSummaryHeader, "`2,`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00"),
+			"`0.01,`0.00,`ORIGINAL", "`-0.01,`0.00,`ORIGINAL", 1),
+		"negative requested refund": strings.Replace(ok, "`0.00,`0.01,`\n", "`0.00,`-0.01,`\n", 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

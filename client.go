@@ -280,9 +280,9 @@ func (c *Client) retryPause(ctx context.Context, attempt, attempts int, err erro
 	if attempt >= attempts || !IsRetryable(err) || ctx.Err() != nil {
 		return 0, false
 	}
-	d := c.retry.BaseDelay << min(attempt-1, 30)
-	if d <= 0 || d > c.retry.MaxDelay {
-		d = c.retry.MaxDelay
+	d := c.retry.MaxDelay
+	if shift := attempt - 1; shift < 30 && c.retry.BaseDelay <= c.retry.MaxDelay>>shift {
+		d = c.retry.BaseDelay << shift // no overflow: at most MaxDelay
 	}
 	d = d/2 + mrand.N(d/2+1)
 	if ErrorCode(err) == CodeInvalidReqTooMuch {
@@ -317,9 +317,16 @@ func (c *Client) attempt(ctx context.Context, op, path string, params []param, n
 	c.logf(ctx, slog.LevelWarn, "wxrefund: failing over to the other domain", op,
 		slog.Int("attempt", n), slog.String("from", hostOf(first)), slog.String("to", hostOf(second)),
 		slog.String("error", err.Error()))
+	first1 := err
 	f, err = c.send(ctx, op, second, path, body, n)
 	if err == nil && second == c.baseURL {
 		c.downUntil.Store(0) // the primary answers again
+	}
+	if err != nil {
+		// The first domain may have processed the request: whatever
+		// the second said, that stays possible.
+		var u *unknownOutcome
+		err = &failedOverError{firstUnknown: errors.As(refundOutcome(first1), &u), err: err}
 	}
 	return f, err
 }

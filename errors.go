@@ -575,6 +575,20 @@ func (e *retriedError) Error() string {
 }
 func (e *retriedError) Unwrap() error { return e.err }
 
+// failedOverError is the error of the second domain of a failed-over
+// attempt. The first domain failed in a way that may have left the request
+// processed (a timeout, a 5xx): then, for Refund, the outcome stays unknown
+// whatever the second domain said.
+type failedOverError struct {
+	firstUnknown bool
+	err          error
+}
+
+func (e *failedOverError) Error() string {
+	return "wxrefund: after failing over to the other domain: " + withoutPrefix(e.err)
+}
+func (e *failedOverError) Unwrap() error { return e.err }
+
 // unknownOutcome marks a Refund error after which the refund may have been
 // accepted. It keeps the cause in the chain (errors.As still finds *Error,
 // *TransportError or *MessageError) and adds what to do.
@@ -597,9 +611,10 @@ func refundOutcome(err error) error {
 		te *TransportError
 		me *MessageError
 		re *retriedError
+		fo *failedOverError
 	)
 	switch {
-	case errors.As(err, &re) && re.earlierUnknown:
+	case errors.As(err, &re) && re.earlierUnknown, errors.As(err, &fo) && fo.firstUnknown:
 	case errors.As(err, &e):
 		if !e.rule().unknown {
 			return err

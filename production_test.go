@@ -204,6 +204,18 @@ func TestRetryQuery(t *testing.T) {
 	assert.EqualValues(t, 2, n.Load())
 }
 
+// Pauses never overflow, whatever the policy and the attempt.
+func TestRetryPauseBounds(t *testing.T) {
+	t.Parallel()
+	c := &Client{retry: RetryPolicy{MaxAttempts: 100, BaseDelay: 9 * time.Second, MaxDelay: time.Hour}}
+	for attempt := 1; attempt < 100; attempt++ {
+		d, ok := c.retryPause(context.Background(), attempt, 100, &Error{ErrCode: CodeSystemError})
+		require.True(t, ok)
+		require.Positive(t, d, "attempt %d", attempt)
+		require.LessOrEqual(t, d, time.Hour, "attempt %d", attempt)
+	}
+}
+
 func TestRetryPolicyValidation(t *testing.T) {
 	t.Parallel()
 	_, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: -1}))
@@ -277,6 +289,26 @@ func TestFailover(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, 2, primaryHits.Load())
 		assert.EqualValues(t, 2, backup.Load())
+	})
+	t.Run("primary 502, backup final: the outcome stays unknown", func(t *testing.T) {
+		t.Parallel()
+		// The primary's 502 may have come after it made the refund: the
+		// backup's final error must not read as "not refunded".
+		pki := mtCerts()
+		p := mtNewServer(t, 0, nil, nil)
+		b := mtNewServer(t, 0, nil, nil)
+		p.mux.HandleFunc(pathRefund, func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		})
+		ptScript(t, b.mux, ptFail(CodeTradeStateError))
+		c, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithPEM(pki.clientCertPEM, pki.clientKeyPEM),
+			WithRootCAs(pki.caPool), WithBaseURL(p.URL), WithFailover(b.URL))
+		require.NoError(t, err)
+		t.Cleanup(c.CloseIdleConnections)
+		_, err = c.Refund(context.Background(), mtRefundReq())
+		assert.ErrorIs(t, err, ErrOutcomeUnknown)
+		assert.Equal(t, CodeTradeStateError, ErrorCode(err))
+		assert.Contains(t, err.Error(), "failing over")
 	})
 	t.Run("a business error does not fail over", func(t *testing.T) {
 		t.Parallel()
