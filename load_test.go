@@ -17,14 +17,14 @@ import (
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
 )
 
-// A load test against the fake: 8 goroutines each make 500 refunds and
-// query each one, with WithRetry on and failures injected all along (signed
-// SYSTEMERRORs, answers lost after the refund was made, dropped connections,
-// failed queries). Every refund exists exactly once with its amount, the
+// A load test against the fake: 8 goroutines each make 500 refunds (150
+// under the race detector) and query each one, with WithRetry on and
+// failures injected all along (signed SYSTEMERRORs, answers lost after the
+// refund was made, dropped connections, failed queries). Every refund exists exactly once with its amount, the
 // order totals reconcile to the fen, and no goroutine is left behind. Not
 // parallel, so that the goroutine count is this test's own.
 func TestLoadRefundsExactlyOnce(t *testing.T) {
-	const workers, perWorker, perOrder = 8, 500, 50
+	const workers, perWorker, perOrder = 8, loadPerWorker, 50
 	before := runtime.NumGoroutine()
 
 	fake, err := wxrefundtest.NewServer()

@@ -13,10 +13,17 @@ import (
 // notification. WeChat Pay sends one when a refund reaches a final status
 // (SUCCESS, REFUNDCLOSE or CHANGE), and may send the same one more than once.
 //
+// In service-provider mode SubMchID and SubAppID come from the outer
+// message, which WeChat Pay neither signs nor encrypts: anyone who captured a
+// genuine notification could resend it naming another sub-merchant. Use them
+// to route, but before attributing money to a sub-merchant confirm the refund
+// with QueryRefund under that SubMchID (or match OutRefundNo against your own
+// records of which sub-merchant issued it).
+//
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the fields of req_info).
 type RefundNotification struct {
 	AppID, MchID                                                 string // from the outer message, checked against the Client
-	SubMchID, SubAppID                                           string // from the outer message in service-provider mode: the sub-merchant's
+	SubMchID, SubAppID                                           string // from the unauthenticated outer message in service-provider mode: the sub-merchant's
 	TransactionID, OutTradeNo, RefundID, OutRefundNo             string
 	TotalFee, SettlementTotalFee, RefundFee, SettlementRefundFee int64 // fen
 	Status                                                       RefundStatus

@@ -29,6 +29,15 @@ func (s *Server) adminHandler() http.Handler {
 		"/fake/bills/synthetic":   {http.MethodPost: s.adminSyntheticBill},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The admin API changes the fake's state on POST and answers anyone
+		// who can reach it, so a page on another site open in the
+		// developer's browser must not drive it (cross-site request
+		// forgery). Requests without Origin or Sec-Fetch-Site, as curl and
+		// Go clients send them, pass.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
+			writeJSONError(w, http.StatusForbidden, "forbidden: a cross-site request to the admin API")
+			return
+		}
 		if r.URL.Path == PathConsole || strings.HasPrefix(r.URL.Path, PathConsole+"/") {
 			s.serveConsole(w, r)
 			return

@@ -190,3 +190,41 @@ func TestAdminAllowHeader(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	require.Equal(t, "GET, POST", resp.Header.Get("Allow"))
 }
+
+// A page on another site must not drive the admin API from the developer's
+// browser; curl, Go clients and the fake's own origin may.
+func TestAdminRefusesCrossSite(t *testing.T) {
+	s := newServer(t)
+	require.NoError(t, s.SetBalance(500))
+	post := func(header http.Header) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, s.URL()+"/fake/balance", strings.NewReader(`{"balance":7}`))
+		require.NoError(t, err)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := httpClient(t, s, false).Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for name, header := range map[string]http.Header{
+		"other origin":     {"Origin": {"https://evil.example"}},
+		"other port":       {"Origin": {"https://127.0.0.1:1"}},
+		"null origin":      {"Origin": {"null"}},
+		"plain http":       {"Origin": {strings.Replace(s.URL(), "https:", "http:", 1)}},
+		"cross-site fetch": {"Sec-Fetch-Site": {"cross-site"}},
+		"same-site fetch":  {"Sec-Fetch-Site": {"same-site"}},
+	} {
+		require.Equal(t, http.StatusForbidden, post(header), name)
+		require.EqualValues(t, 500, s.Balance(), name)
+	}
+	// Reading stays open to any origin.
+	status, _ := admin(t, s, http.MethodGet, "/fake/balance", "")
+	require.Equal(t, http.StatusOK, status)
+
+	require.Equal(t, http.StatusOK, post(http.Header{"Origin": {s.URL()}, "Sec-Fetch-Site": {"same-origin"}}))
+	require.EqualValues(t, 7, s.Balance())
+	require.Equal(t, http.StatusOK, post(nil), "curl sends neither header")
+	require.EqualValues(t, 7, s.Balance())
+}

@@ -229,10 +229,11 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, PathConsole+"?"+q.Encode(), http.StatusSeeOther)
 }
 
-// sameOrigin reports whether a console action may come from r: a browser's
-// Origin header, when sent, must be the console's own origin, and its
-// Sec-Fetch-Site, when sent, must not name another site. Requests without
-// either header (curl, say) are left to the form token.
+// sameOrigin reports whether a console action or admin API call may come
+// from r: a browser's Origin header, when sent, must be the fake's own
+// origin, and its Sec-Fetch-Site, when sent, must not name another site.
+// Requests without either header (curl, say) pass; the console then also
+// checks its form token.
 func sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
