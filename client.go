@@ -317,7 +317,7 @@ func (c *Client) attempt(ctx context.Context, op, path string, params []param, n
 	c.logf(ctx, slog.LevelWarn, "wxrefund: failing over to the other domain", op,
 		slog.Int("attempt", n), slog.String("from", hostOf(first)), slog.String("to", hostOf(second)),
 		slog.String("error", err.Error()))
-	first1 := err
+	firstErr := err
 	f, err = c.send(ctx, op, second, path, body, n)
 	if err == nil && second == c.baseURL {
 		c.downUntil.Store(0) // the primary answers again
@@ -326,7 +326,7 @@ func (c *Client) attempt(ctx context.Context, op, path string, params []param, n
 		// The first domain may have processed the request: whatever
 		// the second said, that stays possible.
 		var u *unknownOutcome
-		err = &failedOverError{firstUnknown: errors.As(refundOutcome(first1), &u), err: err}
+		err = &failedOverError{firstUnknown: errors.As(refundOutcome(firstErr), &u), err: err}
 	}
 	return f, err
 }
