@@ -8,17 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// This file downloads and parses the refund bill: the day's refunds as
-// WeChat Pay's /pay/downloadbill serves them with bill_type=REFUND. See
+// This file downloads the refund bill: the day's refunds as WeChat Pay's
+// /pay/downloadbill serves them with bill_type=REFUND. See
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6 (download)
-// and its bill format page.
+// and the bill format page,
+// https://pay.weixin.qq.com/docs/merchant/products/bill-download/format-trade.html.
+// billparse.go reads the bill's text.
 
 const pathDownloadBill = "/pay/downloadbill"
 
@@ -33,86 +35,201 @@ var ErrBillNotFound = errors.New("wxrefund: no bill for that day")
 
 // RefundBillRequest selects a day's refund bill.
 type RefundBillRequest struct {
-	Date     time.Time // the bill's day in China Standard Time
-	SubMchID string    // service-provider mode: one sub-merchant's bill; "" = all of them
+	// Date is the bill's day: the calendar date of Date in [ChinaTime],
+	// whatever Date's own location. The bill of a day lists the refunds
+	// WeChat Pay accepted that day in China Standard Time, so a refund
+	// belongs to the bill of its RefundBillRecord.TradeTime.In(ChinaTime)
+	// date. time.Date(2024, 6, 3, 0, 0, 0, 0, wxrefund.ChinaTime) names
+	// 3 June 2024; the same instant written in UTC (2 June, 16:00) names
+	// the same bill.
+	Date time.Time
+
+	// Service-provider mode (服务商): SubMchID asks for one sub-merchant's
+	// bill; AllSubMerchants, with SubMchID empty, for the bill of all of
+	// them. With neither, the Client is taken for a direct merchant, and a
+	// row that names a sub-merchant is refused.
+	SubMchID        string
+	AllSubMerchants bool
 }
 
-// RefundBillRecord is one row of a refund bill. Amounts are fen, except Fee.
-// The row is written when WeChat Pay accepts the refund and is not updated
-// afterwards: Status is the status at that time (query the refund for its
-// final one).
+// MilliFen is an amount in thousandths of a fen, 0.00001 CNY: the unit of
+// the refund bill's handling fee (手续费), which WeChat Pay writes in yuan
+// with five decimals. MilliFen(-2000) is -0.02 CNY, or -2 fen.
+type MilliFen int64
+
+// String writes m in yuan with five decimals, as the bill does:
+// MilliFen(-2000) is "-0.02000".
+func (m MilliFen) String() string {
+	var b [32]byte
+	out := b[:0]
+	u := uint64(m)
+	if m < 0 {
+		out, u = append(out, '-'), -u
+	}
+	out = strconv.AppendUint(out, u/100000, 10)
+	out = append(out, '.')
+	frac := strconv.AppendUint(nil, u%100000, 10)
+	for range 5 - len(frac) {
+		out = append(out, '0')
+	}
+	return string(append(out, frac...))
+}
+
+// RefundBillRecord is one row of a refund bill. Amounts are fen, except
+// HandlingFee. The row is written when WeChat Pay accepts the refund and is
+// not updated afterwards: Status is the status at that time (query the
+// refund for its final one).
+//
+// Every amount means what the field of the same name means on
+// [RefundResponse] and [RefundRecord], whichever of its two layouts WeChat
+// Pay serves the merchant: RefundFee is the whole refund,
+// SettlementRefundFee the part left after non-recharge coupons (免充值券),
+// CouponRefundFee the part paid back to coupons of both kinds. The columns
+// behind each field, in each layout:
+//
+//	field                    current layout (29 columns)               legacy layout (26 columns)
+//	RefundFee                申请退款金额                              退款金额
+//	SettlementRefundFee      退款金额                                  退款金额 (a)
+//	CouponRefundFee          充值券退款金额 + 申请退款金额 - 退款金额  代金券或立减优惠退款金额 (b)
+//	RechargeCouponRefundFee  充值券退款金额                            代金券或立减优惠退款金额 (a, b)
+//	TotalFee                 订单金额                                  总金额 (a)
+//	SettlementTotalFee       应结订单金额                              总金额
+//	CouponFee                代金券金额                                代金券或立减优惠金额 (b)
+//	HandlingFee              手续费                                    手续费
+//	SubMchID                 特约商户号 (0: none)                      子商户号 (0: none)
+//
+// Sources: the current layout and its columns are WeChat Pay's trade bill
+// format page. The refund API pages
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 and 9_5)
+// give refund_fee and settlement_refund_fee the bill's column names,
+// 申请退款金额 and 退款金额, and define
+//
+//	退款金额=申请退款金额-非充值代金券退款金额
+//
+// so the non-recharge coupon part is what the two differ by; coupon_type
+// CASH is a recharge coupon (充值代金券). The legacy header is that of the
+// earlier v2 downloadbill page.
+//
+// (a) Where the sources are silent, this reading is chosen: the format page
+// says a merchant keeps the legacy layout until it enables non-recharge
+// coupons, so a legacy bill has no non-recharge part. Its settlement
+// amounts are then the whole amounts, and its coupons recharge coupons.
+//
+// (b) The oldest bills name these columns 企业红包退款金额 and 企业红包金额
+// (the format page maps 企业红包金额 to 代金券金额); they are read the same.
+//
+// Columns this type has no field for stay reachable with
+// [RefundBillRecord.Column].
 type RefundBillRecord struct {
-	TradeTime          time.Time // 交易时间: when the refund was accepted, China Standard Time
-	AppID, MchID       string    // 公众账号ID (the order's AppID), 商户号
-	SubMchID           string    // 特约商户号 (legacy 子商户号); "" for a direct merchant's row (the bill says 0)
-	DeviceInfo         string    // 设备号
-	TransactionID      string    // 微信订单号
-	OutTradeNo         string    // 商户订单号
-	OpenID             string    // 用户标识
-	TradeType          string    // 交易类型, such as JSAPI
-	TradeState         string    // 交易状态: REFUND on refund rows
-	BankType           string    // 付款银行
-	FeeType            string    // 货币种类, such as CNY
-	SettlementTotalFee int64     // 应结订单金额 (legacy 总金额)
-	CouponFee          int64     // 代金券金额 (legacy 代金券或立减优惠金额)
-	RefundRequestTime  time.Time // 退款申请时间
-	RefundSuccessTime  time.Time // 退款成功时间; zero when not (yet) successful
-	RefundID           string    // 微信退款单号
-	OutRefundNo        string    // 商户退款单号
-	RefundFee          int64     // 退款金额: the refund, less non-recharge coupons
-	CouponRefundFee    int64     // 充值券退款金额 (legacy 代金券或立减优惠退款金额)
-	RefundType         string    // 退款类型, such as ORIGINAL
-	Status             RefundStatus
-	ProductName        string // 商品名称
-	Attach             string // 商户数据包
-	Fee                int64  // 手续费, in units of 0.00001 CNY (the bill gives five decimals)
-	FeeRate            string // 费率, such as "0.60%"
-	TotalFee           int64  // 订单金额 (0 on refund rows)
-	RequestedRefundFee int64  // 申请退款金额: the refund applied for; the legacy layout has none, then RefundFee
-	FeeRateRemark      string // 费率备注
+	TradeTime     time.Time // 交易时间: when the refund was accepted, in ChinaTime; it decides the bill's day
+	AppID, MchID  string    // 公众账号ID (the order's AppID: one mch_id serves several), 商户号
+	SubMchID      string    // the sub-merchant; "" for a direct merchant's row (the bill says 0)
+	DeviceInfo    string    // 设备号
+	TransactionID string    // 微信订单号
+	OutTradeNo    string    // 商户订单号
+	OpenID        string    // 用户标识
+	TradeType     string    // 交易类型, such as JSAPI
+	TradeState    string    // 交易状态: REFUND on refund rows
+	BankType      string    // 付款银行
+	FeeType       string    // 货币种类, such as CNY
 
-	// Raw holds every column of the row by its header name, without the
-	// backtick the bill puts before each value.
-	Raw map[string]string
+	// The order's amounts (0 on refund rows in WeChat Pay's samples).
+	TotalFee, SettlementTotalFee, CouponFee int64
+
+	RefundRequestTime time.Time // 退款申请时间
+	RefundSuccessTime time.Time // 退款成功时间; zero when not (yet) successful
+	RefundID          string    // 微信退款单号
+	OutRefundNo       string    // 商户退款单号
+
+	// The refund's amounts, as listed in the type's documentation.
+	RefundFee, SettlementRefundFee, CouponRefundFee, RechargeCouponRefundFee int64
+
+	RefundType    string // 退款类型, such as ORIGINAL
+	Status        RefundStatus
+	ProductName   string   // 商品名称
+	Attach        string   // 商户数据包
+	HandlingFee   MilliFen // 手续费, the handling fee given back (negative) or charged
+	FeeRate       string   // 费率, such as "0.60%"
+	FeeRateRemark string   // 费率备注
+
+	line string      // the row, its values split at ",`"
+	hdr  *billHeader // the bill's header
 }
 
-// RefundBillSummary is a refund bill's summary row. Amounts are fen,
-// except Fee.
-type RefundBillSummary struct {
-	Count              int64 // 总交易单数: the rows of the bill
-	SettlementTotalFee int64 // 应结订单总金额 (legacy 总交易额)
-	RefundFee          int64 // 退款总金额 (legacy 总退款金额)
-	CouponRefundFee    int64 // 充值券退款总金额 (legacy 总代金券或立减优惠退款金额)
-	Fee                int64 // 手续费总金额, in units of 0.00001 CNY
-	TotalFee           int64 // 订单总金额
-	RequestedRefundFee int64 // 申请退款总金额
+// Column returns the value of the column the bill's header names name
+// (such as "费率备注"), without the backtick the bill puts before each
+// value, and whether the bill has that column. It reaches columns this
+// package has no field for.
+func (r *RefundBillRecord) Column(name string) (string, bool) {
+	return r.hdr.value(r.line, name)
+}
 
-	// Raw holds every column of the summary by its header name.
-	Raw map[string]string
+// Columns yields every column of the row, as the header names it, with its
+// value, in the bill's order.
+func (r *RefundBillRecord) Columns() iter.Seq2[string, string] {
+	return r.hdr.values(r.line)
+}
+
+// RefundBillSummary is a refund bill's summary row: the count of its rows
+// and the totals of their amounts. Amounts are fen, except HandlingFee,
+// and mean what the fields of the same name of [RefundBillRecord] mean.
+// [Client.DownloadRefundBill] returns it only when Count and the refund
+// totals agree with the rows.
+type RefundBillSummary struct {
+	Count int64 // 总交易单数: the rows of the bill
+
+	// The order totals: 订单总金额 and 应结订单总金额 (legacy: 总交易额 for
+	// both).
+	TotalFee, SettlementTotalFee int64
+
+	// The refund totals: 申请退款总金额 and 退款总金额, the coupon part
+	// derived from them as on the rows, and 充值券退款总金额 (legacy:
+	// 总退款金额 and 总代金券或立减优惠退款金额).
+	RefundFee, SettlementRefundFee, CouponRefundFee, RechargeCouponRefundFee int64
+
+	HandlingFee MilliFen // 手续费总金额
+
+	line string
+	hdr  *billHeader
+}
+
+// Column returns the value of the summary column name (such as "手续费总金额")
+// and whether the summary has it.
+func (s *RefundBillSummary) Column(name string) (string, bool) {
+	return s.hdr.value(s.line, name)
+}
+
+// Columns yields every column of the summary with its value.
+func (s *RefundBillSummary) Columns() iter.Seq2[string, string] {
+	return s.hdr.values(s.line)
 }
 
 // DownloadRefundBill downloads the refund bill of req.Date and hands its
 // rows to each, one at a time, as they arrive: a bill of a million rows is
 // parsed in bounded memory. each returning an error stops the download, and
 // DownloadRefundBill returns that error. The summary row is returned once
-// the count and the refund total of the rows it handed over agree with it;
+// the count and the refund totals of the rows it handed over agree with it;
 // a bill that does not add up, has no summary or breaks off is a
-// *MessageError (ErrMalformed), never a silently short bill. So when each
+// *MessageError ([ErrMalformed]), never a silently short bill. So when each
 // stores rows, store them in one transaction and commit only on success.
 //
-// Both layouts WeChat Pay serves are read by their header names (the
-// current 29 columns, and the 26 of merchants without non-recharge
-// coupons), with unknown extra columns kept in Raw. Money is converted from
-// yuan to fen exactly; the fee column, which has five decimals, to units of
-// 0.00001 CNY.
+// Every row must be this merchant's: a row whose 商户号 is not the Client's
+// mch_id, or whose sub-merchant is not the one req asks for (none, for a
+// direct merchant), ends the download with [ErrMerchantMismatch]. Rows of
+// any AppID are accepted. Ids follow the rules of requests (0-9 A-Z a-z
+// _ - | * @), the whole bill must be valid UTF-8, and a header that names a
+// column twice, or mixes the two layouts, is refused ([ErrMalformed]).
+// Both layouts are read by their header names (see [RefundBillRecord]).
 //
-// A day WeChat Pay has no bill for is an *Error matching ErrBillNotFound;
+// A day WeChat Pay has no bill for is an *Error matching [ErrBillNotFound];
 // "Bill Creating" (the bill is made from 09:00 China Standard Time the next
-// day) is an *Error for which IsRetryable is true: try again after 10:00.
+// day) is an *Error for which [IsRetryable] is true: try again after 10:00.
 // A date in the future or more than three months back is refused before
-// any request. No client certificate is needed. The download is not
-// retried (rows already handed to each cannot be taken back); with no
-// deadline in ctx, DefaultBillTimeout bounds it.
+// any request. No client certificate is needed. With [WithFailover], a
+// download that failed without an answer or with a 5xx before any row
+// reached each goes to the other domain; once a row has reached each,
+// nothing is retried (it cannot be taken back). With no deadline in ctx,
+// [DefaultBillTimeout] bounds it.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6.
 func (c *Client) DownloadRefundBill(ctx context.Context, req *RefundBillRequest, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
@@ -143,20 +260,33 @@ func (c *Client) DownloadRefundBill(ctx context.Context, req *RefundBillRequest,
 		{name: "tar_type", value: "GZIP"},
 	}
 	body := c.encodeRequest(params[:])
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &TransportError{Op: opBill, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
-		}
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultBillTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	sum, err := c.downloadBill(ctx, body, each)
-	c.logAttempt(ctx, opBill, c.baseURL, 1, time.Since(start), err)
-	return sum, err
+	owner := billOwner{mchID: c.mchID, subMchID: req.SubMchID, allSubs: req.AllSubMerchants}
+	handed := false
+	counted := func(r *RefundBillRecord) error {
+		handed = true
+		return each(r)
+	}
+	var sum *RefundBillSummary
+	err = c.overDomains(ctx, opBill, 1, func() bool { return !handed }, func(base string) (err error) {
+		if c.limiter != nil {
+			if err := c.limiter.Wait(ctx); err != nil {
+				return &TransportError{Op: opBill, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
+			}
+		}
+		start := time.Now()
+		sum, err = c.downloadBill(ctx, base, body, owner, counted)
+		c.logAttempt(ctx, opBill, base, 1, time.Since(start), err)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sum, nil
 }
 
 const opBill = "downloadbill"
@@ -169,10 +299,8 @@ func (r *RefundBillRequest) validate(now time.Time) (string, error) {
 	if r.Date.IsZero() {
 		return "", &ValidationError{"Date", "is not set"}
 	}
-	y, m, d := r.Date.In(cst).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, cst)
-	ty, tm, td := now.In(cst).Date()
-	today := time.Date(ty, tm, td, 0, 0, 0, 0, cst)
+	day := billDay(r.Date)
+	today := billDay(now)
 	switch {
 	case day.After(today):
 		return "", &ValidationError{"Date", "is in the future"}
@@ -182,13 +310,22 @@ func (r *RefundBillRequest) validate(now time.Time) (string, error) {
 	if err := checkSubMerchant(r.SubMchID, ""); err != nil {
 		return "", err
 	}
+	if r.AllSubMerchants && r.SubMchID != "" {
+		return "", &ValidationError{"AllSubMerchants", "asks for every sub-merchant's bill: leave SubMchID empty"}
+	}
 	return day.Format("20060102"), nil
 }
 
-// downloadBill posts body and reads the answer: a failure document, or the
-// bill as text or gzip.
-func (c *Client) downloadBill(ctx context.Context, body []byte, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+pathDownloadBill, bytes.NewReader(body))
+// billDay is the start of t's calendar day in China Standard Time.
+func billDay(t time.Time) time.Time {
+	y, m, d := t.In(cst).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, cst)
+}
+
+// downloadBill posts body to base and reads the answer: a failure
+// document, or the bill as text or gzip.
+func (c *Client) downloadBill(ctx context.Context, base string, body []byte, owner billOwner, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+pathDownloadBill, bytes.NewReader(body))
 	if err != nil {
 		return nil, &TransportError{Op: opBill, Err: err, unsent: true}
 	}
@@ -203,12 +340,15 @@ func (c *Client) downloadBill(ctx context.Context, body []byte, each func(*Refun
 		raw, _ := readLimited(resp.Body, maxBody)
 		return nil, &MessageError{Op: opBill, StatusCode: resp.StatusCode, Err: statusError(resp.StatusCode, raw)}
 	}
-	sum, err := readBill(resp.Body, each)
+	sum, err := readBill(resp.Body, owner, each)
 	var me *MessageError
 	var te *TransportError
+	var ee *eachError
 	switch {
 	case err == nil:
 		return sum, nil
+	case errors.As(err, &ee):
+		return nil, ee.err
 	case errors.As(err, &te), errors.As(err, &me) && ctx.Err() != nil:
 		// The body broke off: no usable answer.
 		return nil, &TransportError{Op: opBill, StatusCode: resp.StatusCode, Err: withContext(ctx, errors.Unwrap(err))}
@@ -218,7 +358,33 @@ func (c *Client) downloadBill(ctx context.Context, body []byte, each func(*Refun
 
 // readBill reads a downloadbill answer: WeChat Pay's XML failure document
 // (never compressed), or the bill, gzip-compressed or not.
-func readBill(r io.Reader, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
+func readBill(r io.Reader, owner billOwner, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
+	body := &bodyReader{r: r}
+	sum, err := readBillFrom(body, owner, each)
+	var ee *eachError
+	if err != nil && body.err != nil && !errors.As(err, &ee) {
+		// The body itself failed (it broke off), whatever the failure
+		// looked like to the parser (a truncated gzip stream, say).
+		return nil, &TransportError{Op: opBill, StatusCode: http.StatusOK, Err: body.err}
+	}
+	return sum, err
+}
+
+// bodyReader remembers the first failure of r other than its end.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func readBillFrom(r io.Reader, owner billOwner, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -236,7 +402,7 @@ func readBill(r io.Reader, each func(*RefundBillRecord) error) (*RefundBillSumma
 	if bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("<xml")) {
 		return nil, billFailure(br)
 	}
-	return parseRefundBill(br, each)
+	return parseRefundBill(br, owner, each)
 }
 
 // billFailure reads the XML failure answer: unsigned, return_code FAIL,
@@ -278,305 +444,67 @@ func readError(err error, empty string) error {
 	return &TransportError{Op: opBill, StatusCode: http.StatusOK, Err: err}
 }
 
-// billColumns maps the header names of both layouts to the record fields;
-// summaryColumns those of the summary row.
-var billColumns = map[string]func(r *RefundBillRecord, v string, p *billParser){
-	"交易时间":         func(r *RefundBillRecord, v string, p *billParser) { r.TradeTime = p.time(v) },
-	"公众账号ID":       func(r *RefundBillRecord, v string, _ *billParser) { r.AppID = v },
-	"商户号":          func(r *RefundBillRecord, v string, _ *billParser) { r.MchID = v },
-	"特约商户号":        func(r *RefundBillRecord, v string, _ *billParser) { r.SubMchID = subMch(v) },
-	"子商户号":         func(r *RefundBillRecord, v string, _ *billParser) { r.SubMchID = subMch(v) },
-	"设备号":          func(r *RefundBillRecord, v string, _ *billParser) { r.DeviceInfo = v },
-	"微信订单号":        func(r *RefundBillRecord, v string, _ *billParser) { r.TransactionID = v },
-	"商户订单号":        func(r *RefundBillRecord, v string, _ *billParser) { r.OutTradeNo = v },
-	"用户标识":         func(r *RefundBillRecord, v string, _ *billParser) { r.OpenID = v },
-	"交易类型":         func(r *RefundBillRecord, v string, _ *billParser) { r.TradeType = v },
-	"交易状态":         func(r *RefundBillRecord, v string, _ *billParser) { r.TradeState = v },
-	"付款银行":         func(r *RefundBillRecord, v string, _ *billParser) { r.BankType = v },
-	"货币种类":         func(r *RefundBillRecord, v string, _ *billParser) { r.FeeType = v },
-	"应结订单金额":       func(r *RefundBillRecord, v string, p *billParser) { r.SettlementTotalFee = p.fen(v) },
-	"总金额":          func(r *RefundBillRecord, v string, p *billParser) { r.SettlementTotalFee = p.fen(v) },
-	"代金券金额":        func(r *RefundBillRecord, v string, p *billParser) { r.CouponFee = p.fen(v) },
-	"代金券或立减优惠金额":   func(r *RefundBillRecord, v string, p *billParser) { r.CouponFee = p.fen(v) },
-	"退款申请时间":       func(r *RefundBillRecord, v string, p *billParser) { r.RefundRequestTime = p.time(v) },
-	"退款成功时间":       func(r *RefundBillRecord, v string, p *billParser) { r.RefundSuccessTime = p.time(v) },
-	"微信退款单号":       func(r *RefundBillRecord, v string, _ *billParser) { r.RefundID = v },
-	"商户退款单号":       func(r *RefundBillRecord, v string, _ *billParser) { r.OutRefundNo = v },
-	"退款金额":         func(r *RefundBillRecord, v string, p *billParser) { r.RefundFee = p.fen(v) },
-	"充值券退款金额":      func(r *RefundBillRecord, v string, p *billParser) { r.CouponRefundFee = p.fen(v) },
-	"代金券或立减优惠退款金额": func(r *RefundBillRecord, v string, p *billParser) { r.CouponRefundFee = p.fen(v) },
-	"退款类型":         func(r *RefundBillRecord, v string, _ *billParser) { r.RefundType = v },
-	"退款状态":         func(r *RefundBillRecord, v string, _ *billParser) { r.Status = RefundStatus(v) },
-	"商品名称":         func(r *RefundBillRecord, v string, _ *billParser) { r.ProductName = v },
-	"商户数据包":        func(r *RefundBillRecord, v string, _ *billParser) { r.Attach = v },
-	"手续费":          func(r *RefundBillRecord, v string, p *billParser) { r.Fee = p.decimal(v, feeDecimals) },
-	"费率":           func(r *RefundBillRecord, v string, _ *billParser) { r.FeeRate = v },
-	"订单金额":         func(r *RefundBillRecord, v string, p *billParser) { r.TotalFee = p.fen(v) },
-	"申请退款金额":       func(r *RefundBillRecord, v string, p *billParser) { r.RequestedRefundFee = p.fen(v) },
-	"费率备注":         func(r *RefundBillRecord, v string, _ *billParser) { r.FeeRateRemark = v },
+// billHeader is a header line of the bill, or of its summary, with what
+// each column holds.
+type billHeader struct {
+	names  []string
+	kinds  []colKind // of the rows, or sumKind values for the summary
+	legacy bool      // the rows have the legacy layout
 }
 
-var summaryColumns = map[string]func(s *RefundBillSummary, v string, p *billParser){
-	"总交易单数":         func(s *RefundBillSummary, v string, p *billParser) { s.Count = p.count(v) },
-	"应结订单总金额":       func(s *RefundBillSummary, v string, p *billParser) { s.SettlementTotalFee = p.fen(v) },
-	"总交易额":          func(s *RefundBillSummary, v string, p *billParser) { s.SettlementTotalFee = p.fen(v) },
-	"退款总金额":         func(s *RefundBillSummary, v string, p *billParser) { s.RefundFee = p.fen(v) },
-	"总退款金额":         func(s *RefundBillSummary, v string, p *billParser) { s.RefundFee = p.fen(v) },
-	"充值券退款总金额":      func(s *RefundBillSummary, v string, p *billParser) { s.CouponRefundFee = p.fen(v) },
-	"总代金券或立减优惠退款金额": func(s *RefundBillSummary, v string, p *billParser) { s.CouponRefundFee = p.fen(v) },
-	"手续费总金额":        func(s *RefundBillSummary, v string, p *billParser) { s.Fee = p.decimal(v, feeDecimals) },
-	"订单总金额":         func(s *RefundBillSummary, v string, p *billParser) { s.TotalFee = p.fen(v) },
-	"申请退款总金额":       func(s *RefundBillSummary, v string, p *billParser) { s.RequestedRefundFee = p.fen(v) },
-}
-
-// feeDecimals is how many decimals the fee columns have: their unit is
-// 0.00001 CNY.
-const feeDecimals = 5
-
-// subMch is the sub-merchant of a row: the bill writes 0 for none.
-func subMch(v string) string {
-	if v == "0" {
-		return ""
+// index is the position of the column name, or -1.
+func (h *billHeader) index(name string) int {
+	if h == nil {
+		return -1
 	}
-	return v
-}
-
-// billParser converts a bill's values and keeps the first failure, with
-// the line it was on.
-type billParser struct {
-	line int
-	err  error
-}
-
-func (p *billParser) fail(format string, args ...any) {
-	if p.err == nil {
-		p.err = billError(fmt.Errorf("%w: line %d: %s", ErrMalformed, p.line, fmt.Sprintf(format, args...)))
-	}
-}
-
-// decimal reads a yuan amount exactly in units of 10^-decimals yuan: an
-// optional minus sign, digits, and at most decimals digits after a point
-// ("12" is 12 yuan, "0.0" and "0.01" are fine). Empty is 0. The value is
-// never quoted in errors.
-func (p *billParser) decimal(v string, decimals int) int64 {
-	if v == "" {
-		return 0
-	}
-	neg := strings.HasPrefix(v, "-")
-	if neg {
-		v = v[1:]
-	}
-	whole, frac, dot := strings.Cut(v, ".")
-	if whole == "" || len(frac) > decimals || dot && frac == "" || !allDigits(whole) || !allDigits(frac) || len(whole) > 12 {
-		p.fail("an amount is not a yuan amount with at most %d decimals", decimals)
-		return 0
-	}
-	n, _ := strconv.ParseInt(whole, 10, 64) // at most 12 digits: no overflow
-	for i := range decimals {
-		n *= 10
-		if i < len(frac) {
-			n += int64(frac[i] - '0')
-		}
-	}
-	if neg {
-		n = -n
-	}
-	return n
-}
-
-func (p *billParser) fen(v string) int64 { return p.decimal(v, 2) }
-
-func (p *billParser) count(v string) int64 {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		p.fail("the row count is not a count")
-	}
-	return n
-}
-
-func (p *billParser) time(v string) time.Time {
-	if v == "" {
-		return time.Time{}
-	}
-	t, ok := parseTime(v)
-	if !ok {
-		var err error
-		if t, err = time.ParseInLocation(TimeLayout, v, cst); err != nil {
-			p.fail("a time is not of the form %s", TimeLayout)
-		}
-	}
-	return t
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// maxBillLine bounds one line of a bill (a row is a few hundred bytes).
-const maxBillLine = 64 << 10
-
-// parseRefundBill reads the bill text: the header line, the rows (every
-// value prefixed with a backtick), the summary header and the summary row,
-// with LF or CRLF line ends, an optional UTF-8 byte order mark and trailing
-// empty lines. Values are split at ",`" (the backtick that starts the next
-// value), so a comma inside a product name does not split it.
-func parseRefundBill(br *bufio.Reader, each func(*RefundBillRecord) error) (*RefundBillSummary, error) {
-	p := &billParser{}
-	next := func() (string, bool, error) {
-		p.line++
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return "", false, readError(err, "")
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", false, readError(err, "")
-		}
-		if err != nil && len(line) == 0 {
-			return "", false, nil // the end
-		}
-		s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
-		return s, true, nil
-	}
-	header, ok, err := next()
-	if err != nil {
-		return nil, err
-	}
-	header = strings.TrimPrefix(header, "\ufeff")
-	if !ok || !strings.HasPrefix(header, "交易时间,") {
-		return nil, billError(fmt.Errorf("%w: the bill does not start with its header line", ErrMalformed))
-	}
-	names := strings.Split(header, ",")
-	if !contains(names, "退款金额") || !contains(names, "商户退款单号") {
-		return nil, billError(fmt.Errorf("%w: the header has no 退款金额 or 商户退款单号 column: not a refund bill", ErrMalformed))
-	}
-	var rows, refunded, coupons, requested int64
-	for {
-		line, ok, err := next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, billError(fmt.Errorf("%w: the bill is truncated: no summary", ErrMalformed))
-		}
-		if line == "" {
-			continue
-		}
-		if strings.HasPrefix(line, "总交易单数") {
-			sum, err := parseSummary(p, line, next)
-			if err != nil {
-				return nil, err
-			}
-			if sum.Count != rows || sum.RefundFee != refunded {
-				return nil, billError(fmt.Errorf("%w: the rows (%d, %d fen) do not add up to the summary (%d, %d fen)",
-					ErrMalformed, rows, refunded, sum.Count, sum.RefundFee))
-			}
-			// The coupon and requested totals are checked too, so that a
-			// summary value cut short ("12" for "123.45") cannot pass. The
-			// fee total is not: WeChat's sample refund bill shows rows with
-			// 0.00000 and a summary of -0.02000, so its sign convention is
-			// not the rows' and a check would reject genuine bills.
-			if sum.CouponRefundFee != coupons {
-				return nil, billError(fmt.Errorf("%w: the rows' coupon refunds (%d fen) do not add up to the summary (%d fen)",
-					ErrMalformed, coupons, sum.CouponRefundFee))
-			}
-			if _, ok := sum.Raw["申请退款总金额"]; ok && contains(names, "申请退款金额") && sum.RequestedRefundFee != requested {
-				return nil, billError(fmt.Errorf("%w: the rows' requested refunds (%d fen) do not add up to the summary (%d fen)",
-					ErrMalformed, requested, sum.RequestedRefundFee))
-			}
-			return sum, nil
-		}
-		values, ok := splitRow(line)
-		if !ok || len(values) != len(names) {
-			return nil, billError(fmt.Errorf("%w: line %d has %d values for %d columns", ErrMalformed, p.line, len(values), len(names)))
-		}
-		r := &RefundBillRecord{Raw: make(map[string]string, len(names))}
-		for i, name := range names {
-			r.Raw[name] = values[i]
-			if set := billColumns[name]; set != nil {
-				set(r, values[i], p)
-			}
-		}
-		if !contains(names, "申请退款金额") {
-			r.RequestedRefundFee = r.RefundFee // the legacy layout
-		}
-		if p.err != nil {
-			return nil, p.err
-		}
-		if r.RefundFee < 0 || r.RequestedRefundFee < 0 || r.CouponRefundFee < 0 {
-			return nil, billError(fmt.Errorf("%w: line %d: a negative refund amount", ErrMalformed, p.line))
-		}
-		if refunded > math.MaxInt64-r.RefundFee || coupons > math.MaxInt64-r.CouponRefundFee ||
-			requested > math.MaxInt64-r.RequestedRefundFee {
-			return nil, billError(fmt.Errorf("%w: line %d: the refund total is out of range", ErrMalformed, p.line))
-		}
-		rows++
-		refunded += r.RefundFee
-		coupons += r.CouponRefundFee
-		requested += r.RequestedRefundFee
-		if err := each(r); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// parseSummary reads the summary row after its header line.
-func parseSummary(p *billParser, header string, next func() (string, bool, error)) (*RefundBillSummary, error) {
-	names := strings.Split(header, ",")
-	line, ok, err := next()
-	for err == nil && ok && line == "" {
-		line, ok, err = next()
-	}
-	if err != nil {
-		return nil, err
-	}
-	values, valid := splitRow(line)
-	if !ok || !valid || len(values) != len(names) {
-		return nil, billError(fmt.Errorf("%w: the summary row is missing or does not match its header", ErrMalformed))
-	}
-	s := &RefundBillSummary{Raw: make(map[string]string, len(names))}
-	for i, name := range names {
-		s.Raw[name] = values[i]
-		if set := summaryColumns[name]; set != nil {
-			set(s, values[i], p)
-		}
-	}
-	if _, ok := s.Raw["总交易单数"]; !ok {
-		return nil, billError(fmt.Errorf("%w: the summary has no 总交易单数", ErrMalformed))
-	}
-	for {
-		line, ok, err := next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		if strings.TrimSpace(line) != "" {
-			return nil, billError(fmt.Errorf("%w: text after the summary", ErrMalformed))
-		}
-	}
-	return s, p.err
-}
-
-// splitRow splits a row whose every value starts with a backtick.
-func splitRow(line string) ([]string, bool) {
-	rest, ok := strings.CutPrefix(line, "`")
-	if !ok {
-		return nil, false
-	}
-	return strings.Split(rest, ",`"), true
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
+	for i, n := range h.names {
 		if n == name {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// value is the value of column name in line.
+func (h *billHeader) value(line, name string) (string, bool) {
+	i := h.index(name)
+	if i < 0 {
+		return "", false
+	}
+	for j, v := range splitValues(line) {
+		if j == i {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// values yields the columns of line with their names.
+func (h *billHeader) values(line string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		if h == nil {
+			return
+		}
+		for j, v := range splitValues(line) {
+			if j >= len(h.names) || !yield(h.names[j], v) {
+				return
+			}
+		}
+	}
+}
+
+// splitValues yields the values of a row, whose every value starts with a
+// backtick, split at ",`" (so a comma inside a product name does not split
+// it).
+func splitValues(line string) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		rest, ok := strings.CutPrefix(line, "`")
+		for i := 0; ok; i++ {
+			v, more, found := strings.Cut(rest, ",`")
+			if !yield(i, v) || !found {
+				return
+			}
+			rest = more
+		}
+	}
 }

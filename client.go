@@ -294,22 +294,33 @@ func (c *Client) retryPause(ctx context.Context, attempt, attempts int, err erro
 	return d, true
 }
 
-// attempt sends params once: to the primary domain, or with WithFailover
-// to the domain preferred now, and on a failure that says nothing about the
-// request's fate but everything about the domain (no connection, a timeout,
-// a 5xx) the identical body to the other one.
+// attempt sends params once, through overDomains.
 func (c *Client) attempt(ctx context.Context, op, path string, params []param, n int) (map[string]string, error) {
 	body := c.encodeRequest(params)
+	var f map[string]string
+	err := c.overDomains(ctx, op, n, nil, func(base string) (err error) {
+		f, err = c.send(ctx, op, base, path, body, n)
+		return err
+	})
+	return f, err
+}
+
+// overDomains calls try with the primary domain or, with WithFailover,
+// with the domain preferred now, and on a failure that says nothing about
+// the request's fate but everything about the domain (no connection, a
+// timeout, a 5xx) with the other one, unless may (when not nil) says no.
+// try sends the identical body to either.
+func (c *Client) overDomains(ctx context.Context, op string, n int, may func() bool, try func(base string) error) error {
 	if c.backupURL == "" {
-		return c.send(ctx, op, c.baseURL, path, body, n)
+		return try(c.baseURL)
 	}
 	first, second := c.baseURL, c.backupURL
 	if c.primaryDown() {
 		first, second = second, first
 	}
-	f, err := c.send(ctx, op, first, path, body, n)
-	if err == nil || !failoverable(err) || ctx.Err() != nil {
-		return f, err
+	err := try(first)
+	if err == nil || !failoverable(err) || ctx.Err() != nil || may != nil && !may() {
+		return err
 	}
 	if first == c.baseURL {
 		c.downUntil.Store(time.Now().Add(c.failoverFor).UnixNano())
@@ -318,7 +329,7 @@ func (c *Client) attempt(ctx context.Context, op, path string, params []param, n
 		slog.Int("attempt", n), slog.String("from", hostOf(first)), slog.String("to", hostOf(second)),
 		slog.String("error", err.Error()))
 	firstErr := err
-	f, err = c.send(ctx, op, second, path, body, n)
+	err = try(second)
 	if err == nil && second == c.baseURL {
 		c.downUntil.Store(0) // the primary answers again
 	}
@@ -328,7 +339,7 @@ func (c *Client) attempt(ctx context.Context, op, path string, params []param, n
 		var u *unknownOutcome
 		err = &failedOverError{firstUnknown: errors.As(refundOutcome(firstErr), &u), err: err}
 	}
-	return f, err
+	return err
 }
 
 // primaryDown reports whether the primary domain failed recently enough

@@ -70,7 +70,10 @@
 // A service provider (服务商) sets SubMchID (and optionally SubAppID) on
 // each [RefundRequest] and [QueryRefundRequest]; one Client serves all its
 // sub-merchants, and notifications name theirs. [Client.DownloadRefundBill]
-// streams a day's refund bill row by row and checks it against its summary.
+// streams a day's refund bill row by row, checks that it is this merchant's
+// and adds up to its summary, and gives every amount the meaning it has on
+// a [RefundResponse] (see [RefundBillRecord]); bills are days in
+// [ChinaTime].
 //
 // # Security
 //

@@ -248,7 +248,7 @@ func ExampleClient_DownloadRefundBill() {
 	// fake serves today's.
 	sum, err := c.DownloadRefundBill(ctx, &wxrefund.RefundBillRequest{Date: time.Now()},
 		func(r *wxrefund.RefundBillRecord) error {
-			fmt.Println(r.OutRefundNo, r.RequestedRefundFee, r.Status)
+			fmt.Println(r.OutRefundNo, r.RefundFee, r.Status)
 			return nil // compare with your records here
 		})
 	switch {

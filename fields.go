@@ -15,9 +15,16 @@ import (
 // refund_success_time, in China Standard Time.
 const TimeLayout = "2006-01-02 15:04:05"
 
-// cst is China Standard Time: UTC+8 without daylight saving. A fixed zone
-// needs no tzdata on the host.
-var cst = time.FixedZone("CST", 8*60*60)
+// ChinaTime is China Standard Time: UTC+8 without daylight saving, the
+// time zone of every time WeChat Pay sends and of the refund bill's days
+// (see [RefundBillRequest]). Bucket refunds by t.In(wxrefund.ChinaTime) to
+// match them with the bill of their day. A fixed zone needs no tzdata on
+// the host.
+var ChinaTime = time.FixedZone("CST", 8*60*60)
+
+// cst is ChinaTime as this package uses it, whatever a program assigns to
+// ChinaTime.
+var cst = ChinaTime
 
 // fieldParser reads typed values out of a field map and keeps the first
 // failure, so a response is parsed in one pass and rejected as a whole.
@@ -213,7 +220,16 @@ func parseTime(s string) (time.Time, bool) {
 
 // daysIn is the number of days of month in year (Gregorian).
 func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // coupons reads coupon_type<sfx>_$m, coupon_refund_id<sfx>_$m and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -45,7 +46,8 @@ func (s RefundStatus) Final() bool {
 // len(Refunds) to Offset until it reaches TotalRefundCount. WeChat Pay
 // returns TotalRefundCount when the order has more than ten refunds; a page
 // of fewer than ten refunds, or PARAM_ERROR for an Offset past the end, also
-// ends the list.
+// ends the list. [Client.AllRefunds] reads the pages so, and refuses pages
+// that contradict each other or never end.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (request parameters).
 type QueryRefundRequest struct {
@@ -309,15 +311,31 @@ func recordIndex(s string) (int, bool) {
 	return n, true
 }
 
+// MaxOrderRefunds bounds the refunds [Client.AllRefunds] reads for one
+// order. WeChat Pay allows at most 50 refunds of an order:
+// "一笔订单最多支持50次部分退款" (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4).
+// The bound is well above that and only stops a server whose pages never
+// end.
+const MaxOrderRefunds = 1000
+
 // AllRefunds returns every refund of the order that req names (by
 // TransactionID or OutTradeNo), in the order WeChat Pay lists them, reading
 // page after page from req.Offset: each query returns at most ten, and the
 // next starts where it ended. The walk ends at the order's last refund: when
-// WeChat Pay's total_refund_count is reached, a page of fewer than ten comes
-// back, or a query past the end answers PARAM_ERROR (which is the end, not
-// an error). A refund that a page repeats (WeChat Pay's docs are not exact
-// about page bounds) is yielded once. Asked by OutRefundNo or RefundID, it
-// yields that one refund.
+// WeChat Pay's total_refund_count is reached, a page of fewer than ten (or
+// none) comes back, or a query past the end answers PARAM_ERROR (which is
+// the end, not an error). A refund that a page repeats (WeChat Pay's docs
+// are not exact about page bounds) is yielded once. Asked by OutRefundNo or
+// RefundID, it yields that one refund.
+//
+// The walk always ends, and never short of what WeChat Pay announced: it
+// fails with a *MessageError matching [ErrMalformed] when a page with
+// refunds brings none not yielded before, when the order has more than
+// [MaxOrderRefunds] refunds (counted, or announced by total_refund_count),
+// when a page ends beyond its own total_refund_count or announces fewer
+// refunds than an earlier page did, and when an empty page or PARAM_ERROR
+// comes before the offset reaches the largest total_refund_count announced
+// (then the error also wraps WeChat Pay's *Error).
 //
 // A failure is yielded once, with a zero RefundRecord, and ends the walk.
 // Breaking out of the loop stops it without further queries. Each query
@@ -339,39 +357,106 @@ func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.S
 			return
 		}
 		q := *req
-		seen := map[string]bool{}
+		one := q.OutRefundNo != "" || q.RefundID != "" // one refund, no pages
+		// seen holds copies of the ids yielded, so that it keeps no page's
+		// body alive; announced is the largest total_refund_count a page
+		// gave.
+		seen := map[string]struct{}{}
+		announced := 0
+		fail := func(msg string) {
+			yield(RefundRecord{}, walkError(fmt.Errorf("%w: %s", ErrMalformed, msg)))
+		}
 		for {
 			resp, err := c.QueryRefund(ctx, &q)
 			if err != nil {
 				if q.Offset > req.Offset && ErrorCode(err) == CodeParamError {
-					return // an offset past the last refund
+					// An offset past the last refund: the end, unless a
+					// page announced more.
+					if announced > q.Offset {
+						yield(RefundRecord{}, walkError(&shortWalkError{
+							missing: announced - q.Offset, announced: announced, offset: q.Offset, answer: err,
+						}))
+					}
+					return
 				}
 				yield(RefundRecord{}, err)
 				return
 			}
-			for _, r := range resp.Refunds {
-				if seen[r.RefundID] {
+			page, total := resp.Refunds, resp.TotalRefundCount
+			if !one {
+				switch {
+				case total > MaxOrderRefunds:
+					fail(fmt.Sprintf("a page announces %d refunds, more than MaxOrderRefunds (%d)", total, MaxOrderRefunds))
+					return
+				case total > 0 && total < announced:
+					fail(fmt.Sprintf("total_refund_count fell from %d to %d at offset %d", announced, total, q.Offset))
+					return
+				case total > 0 && q.Offset+len(page) > total:
+					fail(fmt.Sprintf("the page at offset %d ends at refund %d, beyond its total_refund_count %d", q.Offset, q.Offset+len(page), total))
+					return
+				}
+				announced = max(announced, total)
+				if len(page) == 0 && announced > q.Offset {
+					fail(fmt.Sprintf("an empty page at offset %d: %d of the %d refunds announced are missing", q.Offset, announced-q.Offset, announced))
+					return
+				}
+			}
+			fresh := false
+			for _, r := range page {
+				if _, ok := seen[r.RefundID]; ok {
 					continue
 				}
-				seen[r.RefundID] = true
+				if len(seen) == MaxOrderRefunds {
+					fail(fmt.Sprintf("the order has more than MaxOrderRefunds (%d) refunds", MaxOrderRefunds))
+					return
+				}
+				seen[strings.Clone(r.RefundID)] = struct{}{}
+				fresh = true
 				if !yield(r, nil) {
 					return
 				}
 			}
-			q.Offset += len(resp.Refunds)
 			switch {
-			case q.OutRefundNo != "" || q.RefundID != "": // one refund, no pages
+			case one, len(page) == 0:
 				return
-			case len(resp.Refunds) == 0:
+			case !fresh:
+				fail(fmt.Sprintf("the page at offset %d brings no refund not seen before", q.Offset))
 				return
-			case resp.TotalRefundCount > 0 && q.Offset >= resp.TotalRefundCount:
+			}
+			q.Offset += len(page)
+			switch {
+			case total > 0 && q.Offset >= total:
 				return
-			case resp.TotalRefundCount == 0 && len(resp.Refunds) < pageSize:
+			case total == 0 && len(page) < pageSize:
+				if announced > q.Offset {
+					fail(fmt.Sprintf("a short page ends at offset %d: %d of the %d refunds announced are missing", q.Offset, announced-q.Offset, announced))
+				}
 				return
 			}
 		}
 	}
 }
+
+// walkError is the error of a walk that AllRefunds ends because WeChat
+// Pay's pages contradict each other or never end.
+func walkError(err error) error {
+	return &MessageError{Op: opRefundQuery, StatusCode: http.StatusOK, Err: err}
+}
+
+// shortWalkError is a walk that PARAM_ERROR (answer) ended at offset before
+// it reached the refunds a page announced. It matches ErrMalformed and
+// wraps the answer.
+type shortWalkError struct {
+	missing, announced, offset int
+	answer                     error
+}
+
+func (e *shortWalkError) Error() string {
+	return fmt.Sprintf("%s: %d of the %d refunds announced are missing: the query at offset %d answered %s",
+		ErrMalformed, e.missing, e.announced, e.offset, withoutPrefix(e.answer))
+}
+
+func (e *shortWalkError) Unwrap() []error { return []error{ErrMalformed, e.answer} }
 
 // pageSize is how many refunds a refund query returns at most.
 const pageSize = 10

@@ -105,12 +105,16 @@ func (s *Server) FailNextBill(returnMsg, errorCode string, times int) {
 // request asks for it), so a generated bill never needs to be in memory. If
 // body fails, the connection is broken off, as when a download fails
 // halfway. The bill is served as it is, whatever sub_mch_id the request
-// names. date is a calendar date: its year, month and day in its own
-// location. A nil body removes the override.
+// names. A nil body removes the override.
+//
+// date names its day as wxrefund.RefundBillRequest.Date does: the calendar
+// date of date in China Standard Time (wxrefund.ChinaTime), whatever its
+// location, so the same time.Time given to SetBill and to
+// Client.DownloadRefundBill names the same bill.
 //
 // See also SyntheticRefundBill.
 func (s *Server) SetBill(date time.Time, body func(w io.Writer) error) {
-	key := fmt.Sprintf("%04d%02d%02d", date.Year(), date.Month(), date.Day())
+	key := date.In(chinaTime).Format("20060102")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if body == nil {
@@ -121,7 +125,8 @@ func (s *Server) SetBill(date time.Time, body func(w io.Writer) error) {
 }
 
 // SyntheticRefundBill returns a SetBill body that generates a REFUND bill of
-// rows refunds accepted on date, in the Server's layout, with its appid and
+// rows refunds accepted on date (its day in China Standard Time, as for
+// SetBill), in the Server's layout, with its appid and
 // mch_id, one row at a time: serving it takes the same small memory for a
 // million rows as for ten.
 //
@@ -132,7 +137,8 @@ func (s *Server) SetBill(date time.Time, body func(w io.Writer) error) {
 // sub-merchants in turn (sorted by id). The summary line holds the sums of
 // the rows, like every bill the Server serves.
 func (s *Server) SyntheticRefundBill(date time.Time, rows int) func(w io.Writer) error {
-	day := time.Date(date.Year(), date.Month(), date.Day(), 0, 0, 0, 0, chinaTime)
+	y, m, d := date.In(chinaTime).Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, chinaTime)
 	ymd := day.Format("20060102")
 	subs := s.SubMerchants()
 	appID, mchID, layout := s.cfg.appID, s.cfg.mchID, s.cfg.billLayout

@@ -531,9 +531,9 @@ func TestSetBill(t *testing.T) {
 
 	var calls atomic.Int32
 	custom := "custom,bill\n`1,`2\n"
-	// The calendar date of its own location: 2024-06-03 in UTC-10 is
-	// already 2024-06-04 in China.
-	s.SetBill(time.Date(2024, 6, 3, 20, 0, 0, 0, time.FixedZone("HST", -10*3600)), func(w io.Writer) error {
+	// The calendar date in China Standard Time: 2024-06-02 20:00 in UTC-10
+	// is already 2024-06-03 in China.
+	s.SetBill(time.Date(2024, 6, 2, 20, 0, 0, 0, time.FixedZone("HST", -10*3600)), func(w io.Writer) error {
 		calls.Add(1)
 		_, err := io.WriteString(w, custom)
 		return err

@@ -163,3 +163,28 @@ func TestWithClientPaging(t *testing.T) {
 	}
 	require.EqualValues(t, 1000, coupon, "the whole order was refunded, so the whole coupon was")
 }
+
+// One calendar: the same time.Time given to SetBill and to
+// DownloadRefundBill names the same bill, whatever its location.
+func TestBillDayIsChinaTime(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	yesterday := time.Now().In(wxrefund.ChinaTime).AddDate(0, 0, -1)
+	for name, date := range map[string]time.Time{
+		"00:30 China time":    time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 0, 30, 0, 0, wxrefund.ChinaTime),
+		"the same, in UTC":    time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 0, 30, 0, 0, wxrefund.ChinaTime).UTC(),
+		"23:30 China time":    time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 23, 30, 0, 0, wxrefund.ChinaTime),
+		"the same, in UTC-10": time.Date(yesterday.Year(), yesterday.Month(), yesterday.Day(), 23, 30, 0, 0, wxrefund.ChinaTime).In(time.FixedZone("HST", -10*3600)),
+	} {
+		s.SetBill(date, s.SyntheticRefundBill(date, 3))
+		sum, err := c.DownloadRefundBill(context.Background(), &wxrefund.RefundBillRequest{Date: date}, func(r *wxrefund.RefundBillRecord) error {
+			if got := r.TradeTime.In(wxrefund.ChinaTime).Format("20060102"); got != yesterday.Format("20060102") {
+				return fmt.Errorf("a row of %s in the bill of %s", got, yesterday.Format("20060102"))
+			}
+			return nil
+		})
+		require.NoError(t, err, name)
+		require.EqualValues(t, 3, sum.Count, name)
+		s.SetBill(date, nil)
+	}
+}

@@ -68,7 +68,10 @@
 // is the refund less its coupon part in the current layout (the fake's
 // coupons are non-recharge ones, so 充值券退款金额 is 0.00 and 申请退款金额 is
 // the whole refund_fee), and the whole refund_fee in the legacy layout, next
-// to its coupon part in 代金券或立减优惠退款金额. 手续费 (five decimals) is the
+// to its coupon part in 代金券或立减优惠退款金额. WeChat Pay serves the
+// legacy layout only to merchants without non-recharge coupons, so
+// wxrefund reads that column as recharge coupons (settled with the refund):
+// test coupons with the current layout. 手续费 (five decimals) is the
 // fee given back on the refund: minus 0.60% of the refund less its coupon
 // part, rounded half up to the fen. SetBill and SyntheticRefundBill serve a
 // bill of any size, streamed; FailNextBill injects failures such as

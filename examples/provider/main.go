@@ -150,11 +150,11 @@ func run(ctx context.Context, w io.Writer) error {
 				want[r.outRefundNo] = r.fee
 			}
 		}
-		sum, err := c.DownloadRefundBill(ctx, &wxrefund.RefundBillRequest{Date: time.Now(), SubMchID: sub},
+		sum, err := c.DownloadRefundBill(ctx, &wxrefund.RefundBillRequest{Date: time.Now(), SubMchID: sub, AllSubMerchants: sub == ""},
 			func(row *wxrefund.RefundBillRecord) error {
 				fee, ok := want[row.OutRefundNo]
-				if !ok || fee != row.RequestedRefundFee {
-					return fmt.Errorf("bill row %s of %d fen: not a refund of ours", row.OutRefundNo, row.RequestedRefundFee)
+				if !ok || fee != row.RefundFee {
+					return fmt.Errorf("bill row %s of %d fen: not a refund of ours", row.OutRefundNo, row.RefundFee)
 				}
 				delete(want, row.OutRefundNo)
 				return nil
