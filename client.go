@@ -154,6 +154,11 @@ func NewClient(appID, mchID, apiKey string, opts ...Option) (*Client, error) {
 		}
 	}
 
+	if o.backupDefault && o.baseURL != DefaultBaseURL {
+		return nil, fmt.Errorf("%w: WithFailover(\"\") is the backup of WeChat Pay's own domain, "+
+			"but WithBaseURL(%q) points elsewhere: name that server's backup (wxrefundtest: Server.BackupURL())",
+			ErrInvalidConfig, o.baseURL)
+	}
 	var certs []tls.Certificate
 	var expiry time.Time
 	if o.cert != nil {

@@ -32,6 +32,10 @@ type options struct {
 	limiter   Limiter
 	log       *slog.Logger
 	wrap      func(http.RoundTripper) http.RoundTripper
+
+	// backupDefault: WithFailover("") chose BackupBaseURL, which pairs
+	// only with DefaultBaseURL.
+	backupDefault bool
 }
 
 type certSource struct {
@@ -254,12 +258,18 @@ func WithRetry(p RetryPolicy) Option {
 
 // WithFailover sends a request whose attempt at the primary domain failed
 // without an answer (no connection, a timeout) or with a 5xx status to the
-// backup domain, backupBaseURL ("" means BackupBaseURL), with the identical
-// body: the same out_refund_no keeps a refund from being made twice on
-// either. After such a failure the backup is tried first for a minute, then
-// the primary again. Both are verified against the same roots.
+// backup domain, backupBaseURL, with the identical body: the same
+// out_refund_no keeps a refund from being made twice on either. After such
+// a failure the backup is tried first for a minute, then the primary again.
+// Both are verified against the same roots.
+//
+// "" means BackupBaseURL, the backup of WeChat Pay's own domain: NewClient
+// refuses it together with a WithBaseURL other than DefaultBaseURL, so that
+// a test against a fake never fails over to the real WeChat Pay. Name the
+// fake's backup instead (wxrefundtest's Server.BackupURL).
 func WithFailover(backupBaseURL string) Option {
 	return func(o *options) error {
+		o.backupDefault = backupBaseURL == ""
 		if backupBaseURL == "" {
 			backupBaseURL = BackupBaseURL
 		}

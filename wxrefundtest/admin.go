@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ func (s *Server) adminHandler() http.Handler {
 		"/fake/balance":           {http.MethodGet: s.adminGetBalance, http.MethodPost: s.adminSetBalance},
 		"/fake/bills/fail":        {http.MethodPost: s.adminFailBill},
 		"/fake/bills/synthetic":   {http.MethodPost: s.adminSyntheticBill},
+		"/fake/faults":            {http.MethodPost: s.adminFault},
+		"/fake/faults/clear":      {http.MethodPost: s.adminClearFaults},
+		"/fake/domains":           {http.MethodGet: s.adminDomains, http.MethodPost: s.adminSetDomain},
+		"/fake/requests":          {http.MethodGet: s.adminRequests},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The admin API changes the fake's state on POST and answers anyone
@@ -157,49 +162,22 @@ func (s *Server) adminFail(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) adminLose(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		ErrCode *string `json:"err_code,omitempty"` // required unless clearing: "" drops the connection
+		ErrCode *string `json:"err_code,omitempty"` // required: "" drops the connection
 		Times   int     `json:"times"`
 	}
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if err := checkLose(in.ErrCode, in.Times); err != nil {
+	if in.ErrCode == nil {
+		writeJSONError(w, http.StatusBadRequest, `err_code is required: an err_code such as SYSTEMERROR, or "" to drop the connection`)
+		return
+	}
+	if err := checkLose(*in.ErrCode, in.Times); err != nil {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	code := ""
-	if in.ErrCode != nil {
-		code = *in.ErrCode
-	}
-	s.LoseNext(code, in.Times)
+	s.LoseNext(*in.ErrCode, in.Times)
 	writeJSON(w, http.StatusOK, in)
-}
-
-// checkFail validates the arguments of FailNext as POST /fake/fail and the
-// console take them.
-func checkFail(path, errCode string, times int) error {
-	if path != PathRefund && path != PathRefundQuery {
-		return fmt.Errorf("path must be %s or %s", PathRefund, PathRefundQuery)
-	}
-	if times > 0 && !validID(errCode, 32) {
-		return errors.New("err_code must be an error code such as SYSTEMERROR")
-	}
-	return nil
-}
-
-// checkLose validates the arguments of LoseNext as POST /fake/lose and the
-// console take them; a nil errCode is one the request did not give.
-func checkLose(errCode *string, times int) error {
-	if times <= 0 {
-		return nil
-	}
-	if errCode == nil {
-		return errors.New(`err_code is required: an error code such as SYSTEMERROR, or "" to drop the connection`)
-	}
-	if *errCode != "" && !validID(*errCode, 32) {
-		return errors.New(`err_code must be an error code such as SYSTEMERROR, or "" to drop the connection`)
-	}
-	return nil
 }
 
 func (s *Server) adminFailBill(w http.ResponseWriter, r *http.Request) {
@@ -211,15 +189,9 @@ func (s *Server) adminFailBill(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if in.Times > 0 {
-		if in.ReturnMsg == "" || len(in.ReturnMsg) > 128 || !validText(in.ReturnMsg) {
-			writeJSONError(w, http.StatusBadRequest, `return_msg must be a message such as "Bill Creating", at most 128 bytes`)
-			return
-		}
-		if in.ErrorCode != "" && !validID(in.ErrorCode, 16) {
-			writeJSONError(w, http.StatusBadRequest, `error_code must be empty or a code such as 20003`)
-			return
-		}
+	if err := checkFailBill(in.ReturnMsg, in.ErrorCode, in.Times); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	s.FailNextBill(in.ReturnMsg, in.ErrorCode, in.Times)
 	writeJSON(w, http.StatusOK, in)
@@ -312,4 +284,118 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// faultJSON is a Fault as the admin API and the console name it.
+type faultJSON struct {
+	Domain  Domain `json:"domain"` // "" (either), "api" or "api2"
+	Path    string `json:"path"`
+	Fault   string `json:"fault"`              // 500, 502, 503, 504, no_certificate, certificate_error, reset or delay
+	DelayMS int64  `json:"delay_ms,omitempty"` // with delay
+	Times   int    `json:"times"`
+}
+
+// parseFault builds the Fault that name (and delayMS, for "delay") names.
+func parseFault(name string, delayMS int64) (Fault, error) {
+	switch name {
+	case "500", "502", "503", "504":
+		code, _ := strconv.Atoi(name)
+		return StatusFault(code), nil
+	case "no_certificate":
+		return NoCertificateFault(), nil
+	case "certificate_error":
+		return CertificateErrorFault(), nil
+	case "reset":
+		return ResetFault(), nil
+	case "delay":
+		if delayMS <= 0 || delayMS > time.Hour.Milliseconds() {
+			return Fault{}, errors.New("delay_ms: want 1 to 3600000 with fault delay")
+		}
+		return DelayFault(time.Duration(delayMS) * time.Millisecond), nil
+	}
+	return Fault{}, fmt.Errorf("fault %q: want 500, 502, 503, 504, no_certificate, certificate_error, reset or delay", name)
+}
+
+func (s *Server) adminFault(w http.ResponseWriter, r *http.Request) {
+	var in faultJSON
+	if !readJSON(w, r, &in) {
+		return
+	}
+	f, err := parseFault(in.Fault, in.DelayMS)
+	if err == nil {
+		err = checkFaultNext(in.Domain, in.Path, f, in.Times)
+	}
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.FaultNext(in.Domain, in.Path, f, in.Times)
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *Server) adminClearFaults(w http.ResponseWriter, r *http.Request) {
+	s.ClearFaults()
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// domainJSON is a domain's state in the admin API.
+type domainJSON struct {
+	Domain Domain `json:"domain"`
+	URL    string `json:"url"`
+	Down   bool   `json:"down"`
+}
+
+func (s *Server) domainStates() []domainJSON {
+	out := make([]domainJSON, 0, 2)
+	for _, d := range []Domain{DomainPrimary, DomainBackup} {
+		out = append(out, domainJSON{Domain: d, URL: s.domain(d).url, Down: s.Down(d)})
+	}
+	return out
+}
+
+func (s *Server) adminDomains(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.domainStates())
+}
+
+func (s *Server) adminSetDomain(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Domain Domain `json:"domain"`
+		Down   *bool  `json:"down"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := checkDomain(in.Domain, false); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if in.Down == nil {
+		writeJSONError(w, http.StatusBadRequest, "down is required: true takes the domain down, false brings it up")
+		return
+	}
+	if !*in.Down {
+		if err := s.BringUp(in.Domain); err != nil {
+			writeJSONError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, s.domainStates())
+		return
+	}
+	// This request may be served by the domain going down: answer first.
+	states := s.domainStates()
+	for i := range states {
+		if states[i].Domain == in.Domain {
+			states[i].Down = true
+		}
+	}
+	s.takeDownSoon(in.Domain)
+	writeJSON(w, http.StatusOK, states)
+}
+
+func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) {
+	rs := s.Requests()
+	if rs == nil {
+		rs = []Request{}
+	}
+	writeJSON(w, http.StatusOK, rs)
 }

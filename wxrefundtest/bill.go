@@ -22,6 +22,29 @@ import (
 // once they enable non-recharge coupons (免充值券), the current layout; the
 // others still get the legacy one. Clients should read the columns by the
 // header line.
+//
+// The refund bill (/pay/downloadbill with bill_type REFUND) lists the refunds
+// accepted on bill_date in China time, as a CSV-like text (or its gzip with
+// tar_type GZIP) in the current 29-column layout or, with
+// WithBillLayout(BillLayoutLegacy), the legacy 26-column one: a header line,
+// one line per refund with a backtick before each field, a summary header
+// and a summary line with the totals of the lines, each line ending in "\n".
+// In partner mode a sub_mch_id selects one sub-merchant's refunds. Columns
+// the fake knows nothing about (device, openid, product name, attach) are
+// empty; payment columns are 0.00 on refund lines, as in WeChat Pay's
+// samples; 交易类型 is JSAPI, 付款银行 CFT and 退款类型 ORIGINAL. 退款金额
+// is the refund less its coupon part in the current layout (the fake's
+// coupons are non-recharge ones, so 充值券退款金额 is 0.00 and 申请退款金额 is
+// the whole refund_fee), and the whole refund_fee in the legacy layout, next
+// to its coupon part in 代金券或立减优惠退款金额. WeChat Pay serves the
+// legacy layout only to merchants without non-recharge coupons, so
+// wxrefund reads that column as recharge coupons (settled with the refund):
+// test coupons with the current layout. 手续费 (five decimals) is the
+// fee given back on the refund: minus 0.60% of the refund less its coupon
+// part, rounded half up to the fen. SetBill and SyntheticRefundBill serve a
+// bill of any size, streamed; FailNextBill injects failures such as
+// "Bill Creating". Only bill_type REFUND is served: ALL (the default),
+// SUCCESS and RECHARGE_REFUND answer a FAIL that says so.
 type BillLayout int
 
 const (
@@ -83,19 +106,21 @@ type billFailure struct{ returnMsg, errorCode string }
 // bill (until about 10:00 China time the next day; its error_code is not
 // documented, so "" is a fair choice), and "SYSTEMERROR" when a download
 // failed (some SDKs list error_code 20003 for it). Calls queue up like
-// FailNext's; times <= 0 clears the queue.
+// FailNext's; ClearFaults empties the queue. FailNextBill panics, saying
+// why, for an empty or overlong returnMsg, an errorCode that is not a code,
+// or times < 1.
 //
 // Refund and refund query failures are injected with FailNext instead: those
 // endpoints answer a signed result_code FAIL with an err_code, which the bill
 // endpoint does not have.
 func (s *Server) FailNextBill(returnMsg, errorCode string, times int) {
+	if err := checkFailBill(returnMsg, errorCode, times); err != nil {
+		panic("wxrefundtest: FailNextBill: " + err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if times <= 0 {
-		s.billFailures = nil
-		return
-	}
 	s.billFailures = s.billFailures.push(billFailure{returnMsg, errorCode}, times)
+	s.changedLocked()
 }
 
 // SetBill makes the Server answer a REFUND bill download for date with the

@@ -503,12 +503,12 @@ func TestFailNextBill(t *testing.T) {
 	}
 	refundBill(t, s, "20240603")
 
-	// An injected failure replaces No Bill Exist too; times <= 0 clears.
+	// An injected failure replaces No Bill Exist too; ClearFaults clears.
 	s.FailNextBill("a <b> & c", "1", 1)
 	r = downloadBill(t, s, with(ok, "bill_date", "20240101"))
 	require.Equal(t, "<xml><return_code>FAIL</return_code><return_msg>a &lt;b&gt; &amp; c</return_msg><error_code>1</error_code></xml>", string(r.body))
 	s.FailNextBill("Bill Creating", "", 5)
-	s.FailNextBill("", "", 0)
+	s.ClearFaults()
 	refundBill(t, s, "20240603")
 
 	// The admin API.

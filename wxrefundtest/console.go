@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,14 +27,15 @@ const PathConsole = "/fake/console"
 
 // ConsoleURL returns the address of the Server's web console, URL followed
 // by PathConsole. Open it in a browser; it needs no client certificate.
-func (s *Server) ConsoleURL() string { return s.url + PathConsole }
+func (s *Server) ConsoleURL() string { return s.URL() + PathConsole }
 
 //go:embed console.html
 var consoleFiles embed.FS
 
 var consoleTmpl = template.Must(template.New("console.html").Funcs(template.FuncMap{
-	"fen": formatFen,
-	"cst": formatCST,
+	"fen":    formatFen,
+	"cst":    formatCST,
+	"domain": domainLabel,
 }).ParseFS(consoleFiles, "console.html"))
 
 // newConsoleToken returns the random token that every console form carries
@@ -64,24 +66,41 @@ func formatCST(t time.Time) string {
 	return t.In(chinaTime).Format("2006-01-02 15:04:05") + " CST"
 }
 
+// domainLabel names a Domain for people: DomainAny is "either domain".
+func domainLabel(d Domain) string {
+	if d == DomainAny {
+		return "either domain"
+	}
+	return string(d)
+}
+
+// consoleRequests is how many of the latest requests the console lists.
+const consoleRequests = 20
+
 // consolePage is what console.html renders.
 type consolePage struct {
-	Token      string
-	Nonce      string // of the inline refresh script (Content-Security-Policy)
-	Notice     string // the outcome of the last action, from the redirect
-	Problem    string // the error of the last action, from the redirect
-	AppID      string
-	MchID      string
-	Partner    bool
-	SubMchIDs  []string
-	Balance    int64
-	Orders     []consoleOrder
-	Failures   []consoleQueue
-	Losses     []consoleQueue
-	Pending    bool // some notification is still being delivered
-	Now        time.Time
-	PathRefund string
-	PathQuery  string
+	Token        string
+	Nonce        string // of the inline refresh script (Content-Security-Policy)
+	Notice       string // the outcome of the last action, from the redirect
+	Problem      string // the error of the last action, from the redirect
+	AppID        string
+	MchID        string
+	Partner      bool
+	SubMchIDs    []string
+	Balance      int64
+	Orders       []consoleOrder
+	Failures     []consoleQueue
+	Losses       []consoleQueue
+	BillFailures []consoleBillFailure
+	Faults       []consoleFault
+	Domains      []consoleDomain
+	Requests     []Request // the latest consoleRequests, newest first
+	RequestCount int       // all of them
+	Pending      bool      // some notification is still being delivered
+	Now          time.Time
+	PathRefund   string
+	PathQuery    string
+	PathBill     string
 }
 
 type consoleOrder struct {
@@ -105,6 +124,30 @@ type consoleQueue struct {
 	Dropped bool // LoseNext without an err_code: the connection is dropped
 }
 
+type consoleBillFailure struct {
+	ReturnMsg string
+	ErrorCode string
+	Times     int
+}
+
+// consoleFault is a run of a FaultNext queue.
+type consoleFault struct {
+	Domain Domain // DomainAny: either
+	Path   string
+	Fault  string
+	Times  int
+}
+
+type consoleDomain struct {
+	Name    Domain
+	Role    string // what it stands for
+	URL     string
+	Console string // the console's address on this domain
+	Down    bool
+	Here    bool   // the page was served by this domain
+	MovesTo Domain // with Here: where taking it down sends the console, if up
+}
+
 // consoleSnapshot reads everything the console shows in one critical
 // section.
 func (s *Server) consoleSnapshot() consolePage {
@@ -113,8 +156,18 @@ func (s *Server) consoleSnapshot() consolePage {
 		SubMchIDs:  s.SubMerchants(),
 		PathRefund: PathRefund,
 		PathQuery:  PathRefundQuery,
+		PathBill:   PathDownloadBill,
 	}
 	p.AppID, p.MchID, _ = s.Credentials()
+	// Before s.mu: Down takes s.domainMu, which is taken before s.mu.
+	for _, d := range [...]Domain{DomainPrimary, DomainBackup} {
+		role := "primary, as api.mch.weixin.qq.com"
+		if d == DomainBackup {
+			role = "backup, as api2.mch.weixin.qq.com"
+		}
+		u := s.domain(d).url
+		p.Domains = append(p.Domains, consoleDomain{Name: d, Role: role, URL: u, Console: u + PathConsole, Down: s.Down(d)})
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,6 +208,20 @@ func (s *Server) consoleSnapshot() consolePage {
 	}
 	for _, in := range s.losses {
 		p.Losses = append(p.Losses, consoleQueue{Path: PathRefund, Answer: in.answer, Times: in.times, Dropped: in.answer == ""})
+	}
+	for _, in := range s.billFailures {
+		p.BillFailures = append(p.BillFailures, consoleBillFailure{ReturnMsg: in.answer.returnMsg, ErrorCode: in.answer.errorCode, Times: in.times})
+	}
+	for _, d := range [...]Domain{DomainAny, DomainPrimary, DomainBackup} {
+		for _, path := range [...]string{PathRefund, PathRefundQuery, PathDownloadBill} {
+			for _, in := range s.faults[faultKey{d, path}] {
+				p.Faults = append(p.Faults, consoleFault{Domain: d, Path: path, Fault: in.answer.String(), Times: in.times})
+			}
+		}
+	}
+	p.RequestCount = len(s.requests)
+	for i := len(s.requests) - 1; i >= 0 && len(p.Requests) < consoleRequests; i-- {
+		p.Requests = append(p.Requests, s.requests[i])
 	}
 	return p
 }
@@ -197,7 +264,8 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 		s.renderConsole(w, r)
 		return
 	}
-	action, ok := consoleActions[strings.TrimPrefix(r.URL.Path, PathConsole+"/")]
+	name := strings.TrimPrefix(r.URL.Path, PathConsole+"/")
+	action, ok := consoleActions[name]
 	if !ok {
 		http.Error(w, "unknown console path "+r.URL.Path, http.StatusNotFound)
 		return
@@ -220,13 +288,53 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden: the form's token is missing or wrong; reload the console", http.StatusForbidden)
 		return
 	}
-	q := url.Values{}
+	// Taking down the domain that serves this console: the answer is
+	// delivered, then its connections are refused; send the browser to the
+	// console on the other domain, if that one is up. Looked at before the
+	// action: Down waits for a domain going down, which waits for this
+	// answer.
+	var moveTo Domain
+	if here := s.servingDomain(r); name == "domain" && here != DomainAny &&
+		r.PostForm.Get("state") == "down" && Domain(r.PostForm.Get("domain")) == here {
+		other := DomainBackup
+		if here == DomainBackup {
+			other = DomainPrimary
+		}
+		if !s.Down(other) {
+			moveTo = other
+		}
+	}
+	q, back := url.Values{}, PathConsole
 	if msg, err := action(s, r.PostForm); err != nil {
 		q.Set("error", err.Error())
 	} else {
+		if moveTo != DomainAny {
+			back = s.domain(moveTo).url + PathConsole
+			msg += "; this console is now served by " + string(moveTo)
+		}
 		q.Set("ok", msg)
 	}
-	http.Redirect(w, r, PathConsole+"?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, back+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// servingDomain returns the domain whose listener served r, or DomainAny
+// for a request that came through Handler mounted elsewhere.
+func (s *Server) servingDomain(r *http.Request) Domain {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return DomainAny
+	}
+	host, port, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return DomainAny
+	}
+	for _, d := range [...]Domain{DomainPrimary, DomainBackup} {
+		h, p, err := net.SplitHostPort(s.domain(d).addr) // fixed at NewServer
+		if err == nil && p == port && (h == host || net.ParseIP(h).IsUnspecified()) {
+			return d
+		}
+	}
+	return DomainAny
 }
 
 // sameOrigin reports whether a console action or admin API call may come
@@ -251,6 +359,16 @@ func sameOrigin(r *http.Request) bool {
 
 func (s *Server) renderConsole(w http.ResponseWriter, r *http.Request) {
 	p := s.consoleSnapshot()
+	if here := s.servingDomain(r); here != DomainAny {
+		for i := range p.Domains {
+			if p.Domains[i].Name == here {
+				p.Domains[i].Here = true
+				if other := p.Domains[1-i]; !other.Down {
+					p.Domains[i].MovesTo = other.Name
+				}
+			}
+		}
+	}
 	p.Token = s.consoleToken
 	p.Nonce = newConsoleToken()
 	p.Notice, p.Problem = r.URL.Query().Get("ok"), r.URL.Query().Get("error")
@@ -321,9 +439,6 @@ var consoleActions = map[string]func(*Server, url.Values) (string, error){
 			return "", err
 		}
 		s.FailNext(path, code, int(times))
-		if times <= 0 {
-			return "cleared the failures queued for " + path, nil
-		}
 		return fmt.Sprintf("the next %d requests to %s fail with %s", times, path, code), nil
 	},
 	"lose": func(s *Server, f url.Values) (string, error) {
@@ -332,17 +447,59 @@ var consoleActions = map[string]func(*Server, url.Values) (string, error){
 			return "", err
 		}
 		code := strings.TrimSpace(f.Get("err_code"))
-		if err := checkLose(&code, int(times)); err != nil {
+		if err := checkLose(code, int(times)); err != nil {
 			return "", err
 		}
 		s.LoseNext(code, int(times))
-		switch {
-		case times <= 0:
-			return "cleared the lost answers", nil
-		case code == "":
+		if code == "" {
 			return fmt.Sprintf("the next %d accepted refunds are applied and their connections dropped", times), nil
 		}
 		return fmt.Sprintf("the next %d accepted refunds are applied and answered with %s", times, code), nil
+	},
+	"clear": func(s *Server, f url.Values) (string, error) {
+		s.ClearFaults()
+		return "cleared every queued failure", nil
+	},
+	"fault": func(s *Server, f url.Values) (string, error) {
+		times, err := formInt(f, "times")
+		if err != nil {
+			return "", err
+		}
+		delay, err := formInt(f, "delay_ms")
+		if err != nil {
+			return "", err
+		}
+		fault, err := parseFault(f.Get("fault"), delay)
+		if err != nil {
+			return "", err
+		}
+		domain, path := Domain(f.Get("domain")), f.Get("path")
+		if err := checkFaultNext(domain, path, fault, int(times)); err != nil {
+			return "", err
+		}
+		s.FaultNext(domain, path, fault, int(times))
+		where := "either domain"
+		if domain != DomainAny {
+			where = string(domain)
+		}
+		return fmt.Sprintf("the next %d requests to %s on %s meet %s", times, path, where, fault), nil
+	},
+	"domain": func(s *Server, f url.Values) (string, error) {
+		d := Domain(f.Get("domain"))
+		if err := checkDomain(d, false); err != nil {
+			return "", err
+		}
+		switch f.Get("state") {
+		case "down":
+			s.takeDownSoon(d) // after this answer: the console may be served by d
+			return "took " + string(d) + " down: its connections are refused", nil
+		case "up":
+			if err := s.BringUp(d); err != nil {
+				return "", err
+			}
+			return "brought " + string(d) + " up", nil
+		}
+		return "", errors.New(`state must be "down" or "up"`)
 	},
 	"balance": func(s *Server, f url.Values) (string, error) {
 		b, err := formInt(f, "balance")

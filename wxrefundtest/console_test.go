@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"image/png"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,13 @@ import (
 // client certificate and returns its status and body.
 func consoleGet(t testing.TB, s *wxrefundtest.Server, pathAndQuery string) (int, string) {
 	t.Helper()
-	resp, err := httpClient(t, s, false).Get(s.URL() + pathAndQuery)
+	return consoleGetURL(t, s, s.URL()+pathAndQuery)
+}
+
+// consoleGetURL is consoleGet of an absolute URL (on either domain).
+func consoleGetURL(t testing.TB, s *wxrefundtest.Server, u string) (int, string) {
+	t.Helper()
+	resp, err := httpClient(t, s, false).Get(u)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -60,13 +68,20 @@ func consoleToken(t testing.TB, s *wxrefundtest.Server) string {
 // returns the status and Location, without following the redirect.
 func consolePost(t testing.TB, s *wxrefundtest.Server, action string, form url.Values, header http.Header) (int, string) {
 	t.Helper()
+	return consolePostAt(t, s, s.URL(), action, form, header)
+}
+
+// consolePostAt is consolePost to the console on the domain at base (URL
+// or BackupURL).
+func consolePostAt(t testing.TB, s *wxrefundtest.Server, base, action string, form url.Values, header http.Header) (int, string) {
+	t.Helper()
 	if !form.Has("token") {
 		form.Set("token", consoleToken(t, s))
 	}
-	req, err := http.NewRequest(http.MethodPost, s.ConsoleURL()+"/"+action, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, base+wxrefundtest.PathConsole+"/"+action, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", s.URL())
+	req.Header.Set("Origin", base)
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -198,6 +213,10 @@ func TestConsoleActionsMatchAdmin(t *testing.T) {
 		require.Equal(t, ar, cr)
 		require.Equal(t, ad, cd)
 		require.Equal(t, ab, cb)
+		require.Equal(t, a.Requests(), c.Requests())
+		for _, d := range []wxrefundtest.Domain{wxrefundtest.DomainPrimary, wxrefundtest.DomainBackup} {
+			require.Equal(t, a.Down(d), c.Down(d), d)
+		}
 	}
 	both := func(f func(s *wxrefundtest.Server)) { f(a); f(c) }
 
@@ -256,6 +275,49 @@ func TestConsoleActionsMatchAdmin(t *testing.T) {
 	})
 	same()
 
+	// FaultNext: the next refund on the primary meets a 502 on both and
+	// is not applied.
+	adminOK("/fake/faults", `{"domain":"api","path":"/secapi/pay/refund","fault":"502","times":1}`)
+	ok, problem = consoleDo(t, c, "fault", url.Values{"domain": {"api"}, "path": {wxrefundtest.PathRefund},
+		"fault": {"502"}, "delay_ms": {"3000"}, "times": {"1"}})
+	require.Empty(t, problem)
+	require.Equal(t, "the next 1 requests to /secapi/pay/refund on api meet 502", ok)
+	r6 := func(s *wxrefundtest.Server) []byte {
+		return encode(t, sign(s, params{"out_trade_no": "O1", "out_refund_no": "R6", "total_fee": "5000", "refund_fee": "100"},
+			wxrefund.SignTypeMD5))
+	}
+	both(func(s *wxrefundtest.Server) {
+		status, raw := postRaw(t, httpClient(t, s, true), s.URL()+wxrefundtest.PathRefund, r6(s))
+		require.Equal(t, http.StatusBadGateway, status, "%s", raw)
+		_, applied := s.Refund("R6")
+		require.False(t, applied)
+	})
+	same()
+
+	// ClearFaults empties what was queued: the next refund goes through.
+	adminOK("/fake/fail", `{"path":"/secapi/pay/refund","err_code":"SYSTEMERROR","times":2}`)
+	adminOK("/fake/faults", `{"path":"/secapi/pay/refund","fault":"reset","times":2}`)
+	consoleDo(t, c, "fail", url.Values{"path": {wxrefundtest.PathRefund}, "err_code": {"SYSTEMERROR"}, "times": {"2"}})
+	consoleDo(t, c, "fault", url.Values{"path": {wxrefundtest.PathRefund}, "fault": {"reset"}, "times": {"2"}})
+	adminOK("/fake/faults/clear", `{}`)
+	ok, problem = consoleDo(t, c, "clear", url.Values{})
+	require.Empty(t, problem)
+	require.Equal(t, "cleared every queued failure", ok)
+	both(func(s *wxrefundtest.Server) { mustRefund(t, s, "O1", "R6", 5000, 100) })
+	same()
+
+	// A domain down, then up again.
+	for _, state := range []string{"down", "up"} {
+		adminOK("/fake/domains", `{"domain":"api2","down":`+strconv.FormatBool(state == "down")+`}`)
+		_, problem = consoleDo(t, c, "domain", url.Values{"domain": {"api2"}, "state": {state}})
+		require.Empty(t, problem)
+		both(func(s *wxrefundtest.Server) {
+			require.Eventually(t, func() bool { return s.Down(wxrefundtest.DomainBackup) == (state == "down") },
+				5*time.Second, time.Millisecond, state)
+		})
+		same()
+	}
+
 	adminOK("/fake/balance", `{"balance":12345}`)
 	ok, _ = consoleDo(t, c, "balance", url.Values{"balance": {"12345"}})
 	require.Equal(t, "set the balance to 12345 fen (123.45 CNY)", ok)
@@ -273,6 +335,16 @@ func TestConsoleActionsMatchAdmin(t *testing.T) {
 		{"/fake/fail", `{"path":"/nope","err_code":"X","times":1}`, "fail?path=/nope&err_code=X&times=1"},
 		{"/fake/fail", `{"path":"/pay/refundquery","err_code":"a b","times":1}`, "fail?path=/pay/refundquery&err_code=a+b&times=1"},
 		{"/fake/lose", `{"err_code":"a b","times":1}`, "lose?err_code=a+b&times=1"},
+		{"/fake/fail", `{"path":"/secapi/pay/refund","err_code":"SYSTEMERROR","times":0}`, "fail?path=/secapi/pay/refund&err_code=SYSTEMERROR&times=0"},
+		{"/fake/lose", `{"err_code":"","times":0}`, "lose?err_code=&times=0"},
+		{"/fake/faults", `{"path":"/secapi/pay/refund","fault":"418","times":1}`, "fault?path=/secapi/pay/refund&fault=418&times=1"},
+		{"/fake/faults", `{"path":"/secapi/pay/refund","fault":"delay","times":1}`, "fault?path=/secapi/pay/refund&fault=delay&times=1"},
+		{"/fake/faults", `{"path":"/secapi/pay/refund","fault":"delay","delay_ms":3600001,"times":1}`, "fault?path=/secapi/pay/refund&fault=delay&delay_ms=3600001&times=1"},
+		{"/fake/faults", `{"domain":"api3","path":"/secapi/pay/refund","fault":"502","times":1}`, "fault?domain=api3&path=/secapi/pay/refund&fault=502&times=1"},
+		{"/fake/faults", `{"path":"/nope","fault":"502","times":1}`, "fault?path=/nope&fault=502&times=1"},
+		{"/fake/faults", `{"path":"/pay/downloadbill","fault":"502","times":0}`, "fault?path=/pay/downloadbill&fault=502&times=0"},
+		{"/fake/domains", `{"domain":"api3","down":true}`, "domain?domain=api3&state=down"},
+		{"/fake/domains", `{"domain":"","down":false}`, "domain?domain=&state=up"},
 		{"/fake/balance", `{"balance":-1}`, "balance?balance=-1"},
 	} {
 		status, raw := admin(t, a, http.MethodPost, tc.path, tc.body)
@@ -467,7 +539,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	dom := string(run("--dump-dom", s.ConsoleURL()))
 	for _, want := range []string{"Fake WeChat Pay console", "ORDER-2024-0001", "REFUND-0001", "REFUND-0002",
 		"2000 fen (20.00 CNY)", "Notification deliveries of <code>REFUND-0001</code>", "acknowledged", "HTTP 200",
-		"HTTP 503", "(redelivered)", "test double"} {
+		"HTTP 503", "(redelivered)", "test double", "Requests (3)", s.BackupURL(), `action="/fake/console/fault"`} {
 		require.Contains(t, dom, want)
 	}
 
@@ -492,4 +564,335 @@ func TestConsoleInBrowser(t *testing.T) {
 	if keep := os.Getenv("WXREFUNDTEST_CONSOLE_PNG"); keep != "" {
 		require.NoError(t, os.WriteFile(keep, raw, 0o644))
 	}
+}
+
+// consoleSection returns the part of page from the first occurrence of
+// start up to the next end (inclusive), failing when either is missing.
+func consoleSection(t testing.TB, page, start, end string) string {
+	t.Helper()
+	i := strings.Index(page, start)
+	require.GreaterOrEqual(t, i, 0, "no %q in the page", start)
+	j := strings.Index(page[i:], end)
+	require.GreaterOrEqual(t, j, 0, "no %q after %q", end, start)
+	return page[i : i+j+len(end)]
+}
+
+// consoleDomainRow returns the row of domain d in the console's Domains
+// table.
+func consoleDomainRow(t testing.TB, page string, d wxrefundtest.Domain) string {
+	t.Helper()
+	return consoleSection(t, page, `<tr class="domain" id="domain-`+string(d)+`">`, "</tr>")
+}
+
+// consoleQueues returns the console's queued failures: the Merchant
+// section's lines up to the clear button.
+func consoleQueues(t testing.TB, page string) string {
+	t.Helper()
+	return consoleSection(t, page, "Queued failures (FailNext):", `action="/fake/console/clear"`)
+}
+
+func TestConsoleShowsDomainsAndRequests(t *testing.T) {
+	clk := newClock()
+	s := newServer(t, wxrefundtest.WithClock(clk.Now))
+
+	page := consolePage(t, s)
+	require.Contains(t, page, "Requests (0)")
+	require.Contains(t, page, "No requests to the protocol paths yet.")
+	for _, d := range []struct {
+		name wxrefundtest.Domain
+		url  string
+	}{{wxrefundtest.DomainPrimary, s.URL()}, {wxrefundtest.DomainBackup, s.BackupURL()}} {
+		row := consoleDomainRow(t, page, d.name)
+		require.Contains(t, row, `<td class="id">`+d.url+`</td>`)
+		require.Contains(t, row, `<span class="status ok">up</span>`)
+		require.Contains(t, row, `<button name="state" value="down">Take down</button>`)
+		require.Contains(t, row, `<input type="hidden" name="domain" value="`+string(d.name)+`">`)
+	}
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainPrimary), "this page")
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainPrimary), "(this console moves to api2)")
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainBackup), `<a href="`+s.BackupURL()+`/fake/console">open</a>`)
+	require.NotContains(t, page, "clears", "times 0 no longer clears")
+	for _, want := range []string{
+		`action="/fake/console/fault"`, `<option value="">either</option>`, `<option>/pay/downloadbill</option>`,
+		`<option value="no_certificate">`, `<option value="delay">`, `name="delay_ms"`,
+		`action="/fake/console/clear"`, "Clear every queued failure",
+		"Failed bill downloads (FailNextBill):\n<span class=\"muted\">none</span>",
+		"HTTP faults (FaultNext):\n<span class=\"muted\">none</span>",
+	} {
+		require.Contains(t, page, want)
+	}
+
+	// Every kind of queue, as the page words it.
+	s.FaultNext(wxrefundtest.DomainAny, wxrefundtest.PathRefundQuery, wxrefundtest.StatusFault(http.StatusBadGateway), 2)
+	s.FaultNext(wxrefundtest.DomainBackup, wxrefundtest.PathRefund, wxrefundtest.DelayFault(1500*time.Millisecond), 1)
+	s.FaultNext(wxrefundtest.DomainBackup, wxrefundtest.PathRefund, wxrefundtest.ResetFault(), 3)
+	s.FaultNext(wxrefundtest.DomainPrimary, wxrefundtest.PathDownloadBill, wxrefundtest.NoCertificateFault(), 1)
+	s.FailNextBill("Bill Creating", "20003", 2)
+	queues := consoleQueues(t, consolePage(t, s))
+	for _, want := range []string{
+		`<span class="fault"><code>/pay/refundquery</code> on either domain meets <code>502</code> × 2</span>`,
+		`<span class="fault"><code>/secapi/pay/refund</code> on api2 meets <code>delay 1.5s</code> × 1</span>`,
+		`<span class="fault"><code>/secapi/pay/refund</code> on api2 meets <code>reset</code> × 3</span>`,
+		`<span class="fault"><code>/pay/downloadbill</code> on api meets <code>no_certificate</code> × 1</span>`,
+		`<span class="bill-failure">return_msg <code>Bill Creating</code> error_code <code>20003</code> × 2</span>`,
+	} {
+		require.Contains(t, queues, want)
+	}
+	s.ClearFaults()
+
+	// The latest 20 requests, newest first, in China time.
+	for i := range 23 {
+		clk.Advance(time.Second)
+		if i == 22 {
+			s.FaultNext(wxrefundtest.DomainAny, wxrefundtest.PathRefundQuery, wxrefundtest.DelayFault(time.Millisecond), 1)
+		}
+		query(t, s, params{"out_refund_no": "R" + strconv.Itoa(i)})
+	}
+	page = consolePage(t, s)
+	require.Contains(t, page, "Requests (23)")
+	require.Contains(t, page, "Requests to the protocol paths, newest first: the latest 20; GET /fake/requests lists all 23.")
+	require.Equal(t, 20, strings.Count(page, `<tr class="request">`))
+	require.Contains(t, page, `<tr class="request"><td class="nowrap">2024-06-03 10:16:05 CST</td><td><code>api</code></td>`+
+		`<td><code>/pay/refundquery</code></td><td><span class="status bad">delay 1ms</span></td></tr>`)
+	require.Less(t, strings.Index(page, "10:16:05 CST"), strings.Index(page, "10:16:04 CST"), "newest first")
+	require.Contains(t, page, `<td class="nowrap">2024-06-03 10:15:46 CST</td><td><code>api</code></td>`+
+		`<td><code>/pay/refundquery</code></td><td><span class="muted">none</span></td></tr>`)
+	require.NotContains(t, page, "10:15:45 CST", "the oldest requests are left off")
+}
+
+func TestConsoleFaultForm(t *testing.T) {
+	clk := newClock()
+	s := newServer(t, wxrefundtest.WithClock(clk.Now))
+	addOrder(t, s, wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 1000})
+	hc := httpClient(t, s, true)
+	body := func(path, no string) []byte {
+		p := params{"out_refund_no": no}
+		if path == wxrefundtest.PathRefund {
+			p = params{"out_trade_no": "O1", "out_refund_no": no, "total_fee": "1000", "refund_fee": "100"}
+		}
+		return encode(t, sign(s, p, wxrefund.SignTypeMD5))
+	}
+
+	for _, tc := range []struct {
+		form url.Values
+		ok   string
+	}{
+		{url.Values{"domain": {"api"}, "path": {wxrefundtest.PathRefund}, "fault": {"503"}, "delay_ms": {"3000"}, "times": {"2"}},
+			"the next 2 requests to /secapi/pay/refund on api meet 503"},
+		{url.Values{"domain": {"api2"}, "path": {wxrefundtest.PathRefund}, "fault": {"delay"}, "delay_ms": {"50"}, "times": {"1"}},
+			"the next 1 requests to /secapi/pay/refund on api2 meet delay 50ms"},
+		{url.Values{"domain": {""}, "path": {wxrefundtest.PathRefundQuery}, "fault": {"reset"}, "delay_ms": {"3000"}, "times": {"1"}},
+			"the next 1 requests to /pay/refundquery on either domain meet reset"},
+	} {
+		ok, problem := consoleDo(t, s, "fault", tc.form)
+		require.Empty(t, problem)
+		require.Equal(t, tc.ok, ok)
+	}
+	queues := consoleQueues(t, consolePage(t, s))
+	require.Contains(t, queues, "<code>/secapi/pay/refund</code> on api meets <code>503</code> × 2")
+	require.Contains(t, queues, "<code>/secapi/pay/refund</code> on api2 meets <code>delay 50ms</code> × 1")
+	require.Contains(t, queues, "<code>/pay/refundquery</code> on either domain meets <code>reset</code> × 1")
+
+	// The 503 page twice on the primary, the refund not applied; then the
+	// answer.
+	for range 2 {
+		status, raw := postRaw(t, hc, s.URL()+wxrefundtest.PathRefund, body(wxrefundtest.PathRefund, "R1"))
+		require.Equal(t, http.StatusServiceUnavailable, status)
+		require.Contains(t, string(raw), "<h1>503 Service Unavailable</h1>")
+		_, applied := s.Refund("R1")
+		require.False(t, applied)
+	}
+	status, raw := postRaw(t, hc, s.URL()+wxrefundtest.PathRefund, body(wxrefundtest.PathRefund, "R1"))
+	require.Equal(t, http.StatusOK, status)
+	requireOK(t, decode(t, s, raw, wxrefund.SignTypeMD5))
+	// The delay on the backup: applied, answered late.
+	start := time.Now()
+	status, raw = postRaw(t, hc, s.BackupURL()+wxrefundtest.PathRefund, body(wxrefundtest.PathRefund, "R2"))
+	require.Equal(t, http.StatusOK, status)
+	requireOK(t, decode(t, s, raw, wxrefund.SignTypeMD5))
+	require.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond)
+	// The reset, for either domain, on the backup: no answer.
+	resp, err := hc.Post(s.BackupURL()+wxrefundtest.PathRefundQuery, "text/xml", bytes.NewReader(body(wxrefundtest.PathRefundQuery, "R1")))
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.Error(t, err, "the connection is reset")
+
+	page := consolePage(t, s)
+	require.Contains(t, consoleQueues(t, page), "HTTP faults (FaultNext):\n<span class=\"muted\">none</span>")
+	var got []string
+	for _, r := range s.Requests() {
+		got = append(got, string(r.Domain)+" "+r.Path+" "+r.Fault)
+	}
+	require.Equal(t, []string{"api /secapi/pay/refund 503", "api /secapi/pay/refund 503", "api /secapi/pay/refund ",
+		"api2 /secapi/pay/refund delay 50ms", "api2 /pay/refundquery reset"}, got)
+	rows := consoleSection(t, page, `<h2 id="requests">Requests (5)</h2>`, "</table>")
+	require.Contains(t, rows, `<tr class="request"><td class="nowrap">2024-06-03 10:15:42 CST</td><td><code>api2</code></td>`+
+		`<td><code>/pay/refundquery</code></td><td><span class="status bad">reset</span></td></tr>`)
+	require.Equal(t, 2, strings.Count(rows, `<span class="status bad">503</span>`))
+	require.Less(t, strings.Index(rows, ">reset<"), strings.Index(rows, ">delay 50ms<"), "newest first")
+	require.Less(t, strings.Index(rows, ">delay 50ms<"), strings.Index(rows, ">503<"), "newest first")
+}
+
+func TestConsoleFaultFormErrors(t *testing.T) {
+	s := newServer(t)
+	form := func(kv ...string) url.Values {
+		f := url.Values{"domain": {""}, "path": {wxrefundtest.PathRefund}, "fault": {"502"}, "delay_ms": {"3000"}, "times": {"1"}}
+		for i := 0; i < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{form("fault", "418"), `fault "418": want 500, 502, 503, 504, no_certificate, certificate_error, reset or delay`},
+		{form("fault", ""), `fault "": want 500`},
+		{form("fault", "delay", "delay_ms", ""), "delay_ms: want 1 to 3600000 with fault delay"},
+		{form("fault", "delay", "delay_ms", "0"), "delay_ms: want 1 to 3600000 with fault delay"},
+		{form("fault", "delay", "delay_ms", "3600001"), "delay_ms: want 1 to 3600000 with fault delay"},
+		{form("fault", "delay", "delay_ms", "18446744073710"), "delay_ms: want 1 to 3600000 with fault delay"}, // wraps to 448µs as a Duration
+		{form("fault", "delay", "delay_ms", "1.5"), `delay_ms must be a whole number, got "1.5"`},
+		{form("domain", "api3"), `domain "api3": want "api" (DomainPrimary) or "api2" (DomainBackup)`},
+		{form("path", "/nope"), `path "/nope": want /secapi/pay/refund, /pay/refundquery or /pay/downloadbill`},
+		{form("times", "0"), "times 0: want 1 or more (ClearFaults empties the queues)"},
+		{form("times", "-3"), "times -3: want 1 or more"},
+		{form("times", "x"), `times must be a whole number, got "x"`},
+	} {
+		status, loc := consolePost(t, s, "fault", tc.form, nil)
+		require.Equal(t, http.StatusSeeOther, status)
+		u, err := url.Parse(loc)
+		require.NoError(t, err)
+		require.Empty(t, u.Query().Get("ok"), tc.form)
+		require.Contains(t, u.Query().Get("error"), tc.want, tc.form)
+
+		// The page it redirects to says so.
+		status, page := consoleGet(t, s, loc)
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, page, `<p class="flash problem" role="alert">`+template.HTMLEscapeString(u.Query().Get("error"))+"</p>", tc.form)
+		require.Contains(t, consoleQueues(t, page), "HTTP faults (FaultNext):\n<span class=\"muted\">none</span>", "nothing queued")
+	}
+}
+
+func TestConsoleDomainForm(t *testing.T) {
+	s := newServer(t)
+	addOrder(t, s, wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 1000})
+	token := consoleToken(t, s)
+	queryOn := func(base string) error {
+		hc := httpClient(t, s, true)
+		hc.CloseIdleConnections() // none from before a domain went down and up
+		resp, err := hc.Post(base+wxrefundtest.PathRefundQuery, "text/xml",
+			bytes.NewReader(encode(t, sign(s, params{"out_trade_no": "O1"}, wxrefund.SignTypeMD5))))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.ReadAll(resp.Body)
+		return err
+	}
+	waitDown := func(d wxrefundtest.Domain, down bool) {
+		t.Helper()
+		require.Eventually(t, func() bool { return s.Down(d) == down }, 5*time.Second, time.Millisecond, "%s down: %v", d, down)
+	}
+
+	// The backup, from the console on the primary: the page stays here.
+	ok, problem := consoleDo(t, s, "domain", url.Values{"domain": {"api2"}, "state": {"down"}})
+	require.Empty(t, problem)
+	require.Equal(t, "took api2 down: its connections are refused", ok)
+	waitDown(wxrefundtest.DomainBackup, true)
+	require.Error(t, queryOn(s.BackupURL()), "connection refused")
+	require.NoError(t, queryOn(s.URL()))
+	page := consolePage(t, s)
+	row := consoleDomainRow(t, page, wxrefundtest.DomainBackup)
+	require.Contains(t, row, `<span class="status bad">down</span>`)
+	require.Contains(t, row, `<button name="state" value="up">Bring up</button>`)
+	require.NotContains(t, row, "<a href=", "no link to a console that is down")
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainPrimary), `<span class="status ok">up</span>`)
+	ok, problem = consoleDo(t, s, "domain", url.Values{"domain": {"api2"}, "state": {"up"}})
+	require.Empty(t, problem)
+	require.Equal(t, "brought api2 up", ok)
+	require.False(t, s.Down(wxrefundtest.DomainBackup))
+	require.NoError(t, queryOn(s.BackupURL()))
+
+	// The primary, from the console it serves: the answer is delivered
+	// and sends the browser to the console on the backup.
+	status, loc := consolePostAt(t, s, s.URL(), "domain", url.Values{"token": {token}, "domain": {"api"}, "state": {"down"}}, nil)
+	require.Equal(t, http.StatusSeeOther, status)
+	u, err := url.Parse(loc)
+	require.NoError(t, err)
+	require.Equal(t, s.BackupURL()+wxrefundtest.PathConsole, u.Scheme+"://"+u.Host+u.Path)
+	require.Equal(t, "took api down: its connections are refused; this console is now served by api2", u.Query().Get("ok"))
+	waitDown(wxrefundtest.DomainPrimary, true)
+	require.Error(t, queryOn(s.URL()), "connection refused")
+	_, err = httpClient(t, s, false).Get(s.ConsoleURL())
+	require.Error(t, err, "the console on the primary is down too")
+	status, page = consoleGetURL(t, s, loc)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, page, "this console is now served by api2")
+	row = consoleDomainRow(t, page, wxrefundtest.DomainPrimary)
+	require.Contains(t, row, `<span class="status bad">down</span>`)
+	require.Contains(t, row, `<button name="state" value="up">Bring up</button>`)
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainBackup), "this page")
+	require.NotContains(t, page, "this console moves", "the primary is down")
+	require.NoError(t, queryOn(s.BackupURL()), "the backup serves the same ledger")
+
+	// Up again, from the console on the backup.
+	status, loc = consolePostAt(t, s, s.BackupURL(), "domain", url.Values{"token": {token}, "domain": {"api"}, "state": {"up"}}, nil)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, wxrefundtest.PathConsole+"?ok=brought+api+up", loc)
+	require.False(t, s.Down(wxrefundtest.DomainPrimary))
+	require.NoError(t, queryOn(s.URL()))
+	require.Contains(t, consoleDomainRow(t, consolePage(t, s), wxrefundtest.DomainPrimary), `<span class="status ok">up</span>`)
+
+	// With the backup down, taking down the primary from its console
+	// still answers, with nowhere else to go.
+	s.TakeDown(wxrefundtest.DomainBackup)
+	require.NotContains(t, consoleDomainRow(t, consolePage(t, s), wxrefundtest.DomainPrimary), "this console moves")
+	ok, problem = consoleDo(t, s, "domain", url.Values{"domain": {"api"}, "state": {"down"}})
+	require.Empty(t, problem)
+	require.Equal(t, "took api down: its connections are refused", ok)
+	waitDown(wxrefundtest.DomainPrimary, true)
+	require.NoError(t, s.BringUp(wxrefundtest.DomainPrimary))
+	require.NoError(t, s.BringUp(wxrefundtest.DomainBackup))
+
+	// Bad forms change nothing.
+	for _, tc := range []struct{ domain, state, want string }{
+		{"api3", "down", `domain "api3": want "api" (DomainPrimary) or "api2" (DomainBackup)`},
+		{"", "down", `domain "": want "api"`},
+		{"api", "sideways", `state must be "down" or "up"`},
+		{"api", "", `state must be "down" or "up"`},
+	} {
+		ok, problem := consoleDo(t, s, "domain", url.Values{"domain": {tc.domain}, "state": {tc.state}})
+		require.Empty(t, ok)
+		require.Contains(t, problem, tc.want)
+	}
+	require.False(t, s.Down(wxrefundtest.DomainPrimary))
+	require.False(t, s.Down(wxrefundtest.DomainBackup))
+}
+
+func TestConsoleClearForm(t *testing.T) {
+	s := newServer(t)
+	addOrder(t, s, wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 1000})
+	s.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 3)
+	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, 1)
+	s.LoseNext("", 2)
+	s.FailNextBill("Bill Creating", "", 1)
+	s.FaultNext(wxrefundtest.DomainAny, wxrefundtest.PathRefund, wxrefundtest.ResetFault(), 5)
+	s.TakeDown(wxrefundtest.DomainBackup)
+	queues := consoleQueues(t, consolePage(t, s))
+	for _, class := range []string{"failure", "loss", "bill-failure", "fault"} {
+		require.Contains(t, queues, `<span class="`+class+`">`)
+	}
+
+	ok, problem := consoleDo(t, s, "clear", url.Values{})
+	require.Empty(t, problem)
+	require.Equal(t, "cleared every queued failure", ok)
+	page := consolePage(t, s)
+	queues = consoleQueues(t, page)
+	require.Equal(t, 4, strings.Count(queues, `<span class="muted">none</span>`), queues)
+	require.Contains(t, consoleDomainRow(t, page, wxrefundtest.DomainBackup), `<span class="status bad">down</span>`,
+		"clearing leaves domains down")
+	mustRefund(t, s, "O1", "R1", 1000, 100)
+	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 }

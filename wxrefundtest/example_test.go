@@ -169,3 +169,97 @@ func ExampleServer_SyntheticRefundBill() {
 	// 总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额
 	// `2,`0.00,`0.03,`0.00,`0.00000,`0.00,`0.03
 }
+
+// Failover between the fake's two domains: a 502 page from the primary
+// sends the refund to the backup, which shares the ledger.
+func ExampleServer_FaultNext() {
+	s, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key,
+		append(s.ClientOptions(), wxrefund.WithFailover(s.BackupURL()))...)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	s.FaultNext(wxrefundtest.DomainPrimary, wxrefundtest.PathRefund, wxrefundtest.StatusFault(502), 1)
+	_, err = c.Refund(context.Background(), &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1",
+		TotalFee: 100, RefundFee: 100})
+	fmt.Println(err)
+	for _, r := range s.Requests() {
+		fmt.Println(r.Domain, r.Path, r.Fault)
+	}
+	// Output:
+	// <nil>
+	// api /secapi/pay/refund 502
+	// api2 /secapi/pay/refund
+}
+
+// Waiting for a notification to be acknowledged, without polling.
+func ExampleServer_WaitNotified() {
+	s, err := wxrefundtest.NewServer(wxrefundtest.WithAutoComplete(time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	notify := httptest.NewServer(c.NotifyHandler(func(context.Context, *wxrefund.RefundNotification) error {
+		return nil // record the refund's outcome here
+	}))
+	defer notify.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Refund(ctx, &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1",
+		TotalFee: 100, RefundFee: 100, NotifyURL: notify.URL}); err != nil {
+		log.Fatal(err)
+	}
+	d, err := s.WaitNotified(ctx, "RF1") // WithAutoComplete completes it
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(d.OutRefundNo, d.Attempt, d.OK())
+	// Output:
+	// RF1 1 true
+}
+
+// A notification body from the SDK's own type, for a handler test.
+func ExampleServer_EncryptNotify() {
+	s, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	body, err := s.EncryptNotify(wxrefund.RefundNotification{
+		OutTradeNo: "ORD1", OutRefundNo: "RF1", RefundID: "50300000000000000000000000001",
+		TotalFee: 100, RefundFee: 100, Status: wxrefund.RefundStatusSuccess,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, key := s.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := c.DecryptNotify(body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n.OutRefundNo, n.Status, n.RefundFee)
+	// Output:
+	// RF1 SUCCESS 100
+}

@@ -251,21 +251,26 @@ func (s *Server) Balance() int64 {
 	return s.balance
 }
 
-// FailNext makes the next times requests to path ("/secapi/pay/refund" or
-// "/pay/refundquery") that pass the signature and merchant checks answer a
+// FailNext makes the next times requests to path (PathRefund or
+// PathRefundQuery) that pass the signature and merchant checks answer a
 // signed result_code FAIL with err_code errCode (SYSTEMERROR, say) without
 // changing any state. Calls queue up: FailNext(p, "A", 1) then
-// FailNext(p, "B", 2) fails the next three requests with A, B, B. times <= 0
-// clears what is queued for path. Bill downloads, which have no result_code,
-// fail with FailNextBill instead.
+// FailNext(p, "B", 2) fails the next three requests with A, B, B.
+// ClearFaults empties the queues. Bill downloads, which have no
+// result_code, fail with FailNextBill instead.
+//
+// FailNext panics with a message saying what is wrong when path is not one
+// of the two, errCode is not an err_code WeChat Pay answers on that path
+// (its documented codes, and those merchants have reported), or times < 1:
+// a mistyped injection would otherwise never fire.
 func (s *Server) FailNext(path, errCode string, times int) {
+	if err := checkFail(path, errCode, times); err != nil {
+		panic("wxrefundtest: FailNext: " + err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if times <= 0 {
-		delete(s.failures, path)
-		return
-	}
 	s.failures[path] = s.failures[path].push(errCode, times)
+	s.changedLocked()
 }
 
 // takeFailure pops the next injected err_code for path. Called with s.mu held.
@@ -297,18 +302,19 @@ func (s *Server) takeFailure(path string) (string, bool) {
 // not applied and does not consume a lost answer. Calls queue up like
 // FailNext's: LoseNext("SYSTEMERROR", 1) then LoseNext("", 1) answers the
 // next accepted refund with SYSTEMERROR and drops the connection of the one
-// after. times <= 0 clears the queue.
+// after. ClearFaults empties the queue. LoseNext panics, saying why, when
+// errCode is neither "" nor an err_code of PathRefund, or times < 1.
 //
 // Queries are not affected: PathRefundQuery finds the refunds whose answers
 // were lost, as WeChat Pay would.
 func (s *Server) LoseNext(errCode string, times int) {
+	if err := checkLose(errCode, times); err != nil {
+		panic("wxrefundtest: LoseNext: " + err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if times <= 0 {
-		s.losses = nil
-		return
-	}
 	s.losses = s.losses.push(errCode, times)
+	s.changedLocked()
 }
 
 // takeLoss pops the next lost answer LoseNext queued. Called with s.mu held.
@@ -384,6 +390,7 @@ func (s *Server) Complete(outRefundNo string, status wxrefund.RefundStatus) erro
 		return fmt.Errorf("%w: %s is %s", ErrNotProcessing, outRefundNo, r.status)
 	}
 	r.status = status
+	s.changedLocked()
 	switch status {
 	case wxrefund.RefundStatusSuccess:
 		r.successAt = s.now()
@@ -524,6 +531,7 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	s.refunds[r.outRefundNo] = r
 	s.refundIDs[r.refundID] = r
 	s.ledger = append(s.ledger, r)
+	s.changedLocked()
 	s.scheduleAutoComplete(r)
 	return refundFields(r), nil
 }

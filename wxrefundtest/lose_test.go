@@ -106,11 +106,11 @@ func TestLoseNextQueue(t *testing.T) {
 	requireErrCode(t, refund(t, s, "O1", "R3", 1000, 30), wxrefund.CodeSystemError)
 	require.Len(t, s.Refunds("O1"), 3)
 
-	// times <= 0 clears, and huge counts are fine.
+	// ClearFaults clears, and huge counts are fine.
 	s.LoseNext(wxrefund.CodeSystemError, 1<<62)
 	s.LoseNext(wxrefund.CodeSystemError, 1<<62)
 	requireErrCode(t, refund(t, s, "O1", "R4", 1000, 1), wxrefund.CodeSystemError)
-	s.LoseNext("", 0)
+	s.ClearFaults()
 	mustRefund(t, s, "O1", "R5", 1000, 1)
 	require.Len(t, s.Refunds("O1"), 5)
 }
@@ -254,11 +254,10 @@ func TestAdminLose(t *testing.T) {
 	require.Equal(t, "R1", refunds[0].OutRefundNo)
 	require.Equal(t, "R2", refunds[1].OutRefundNo)
 
-	// Clearing needs no err_code.
+	// POST /fake/faults/clear clears.
 	s.LoseNext(wxrefund.CodeSystemError, 3)
-	status, raw = admin(t, s, http.MethodPost, "/fake/lose", `{"times":0}`)
+	status, raw = admin(t, s, http.MethodPost, "/fake/faults/clear", `{}`)
 	require.Equal(t, http.StatusOK, status, "%s", raw)
-	require.JSONEq(t, `{"times":0}`, string(raw))
 	mustRefund(t, s, "O1", "R3", 1000, 30)
 
 	for name, body := range map[string]string{

@@ -17,9 +17,11 @@ import (
 // appid, mch_id, a fresh nonce_str and req_info, the base64 of the inner
 // <root> document of fields encrypted with AES-256-ECB under the lowercase
 // hex MD5 of apiKey. fields are the inner fields (out_refund_no,
-// refund_status, refund_fee, ...), taken as given. Use it to test a notify
-// handler offline; the body decrypts with wxrefund.Client.DecryptNotify for
-// the same credentials.
+// refund_status, refund_fee, ...), taken as given, so that it can build
+// malformed notifications too. Use it to test a notify handler offline; the
+// body decrypts with wxrefund.Client.DecryptNotify for the same
+// credentials. Server.EncryptNotify builds one from a
+// wxrefund.RefundNotification with a Server's credentials.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16.
 func EncryptNotify(apiKey string, fields map[string]string, appID, mchID string) ([]byte, error) {
@@ -162,6 +164,7 @@ func (s *Server) deliver(r *refund, url string, body []byte, dup bool) Delivery 
 	if d.OK() {
 		r.notifyState = NotifyDelivered
 	}
+	s.changedLocked()
 	s.mu.Unlock()
 	return d
 }
@@ -204,4 +207,80 @@ func (s *Server) Redeliver(outRefundNo string) error {
 		return fmt.Errorf("%w: the merchant answered HTTP %d, return_code %q", ErrDeliveryFailed, d.StatusCode, d.ReturnCode)
 	}
 	return nil
+}
+
+// EncryptNotify builds the body of the notification WeChat Pay would send
+// for n, with the Server's credentials: n's fields, by their wire names,
+// encrypted in req_info (zero amounts other than total_fee and refund_fee,
+// empty strings and a zero SuccessTime left out; SuccessTime written in
+// China Standard Time), and the Server's appid and mch_id outside, with
+// n.SubMchID and n.SubAppID in partner mode. Use it to test a notify
+// handler without a refund round trip; the body decrypts with
+// wxrefund.Client.DecryptNotify to n (but for Raw).
+//
+// It fails when n lacks OutRefundNo, RefundID, both order ids or Status,
+// has a negative amount, names another AppID or mch_id than the Server's,
+// or names a sub-merchant the Server does not serve (or any, for a direct
+// merchant). The package function EncryptNotify takes the fields as given,
+// for malformed notifications.
+func (s *Server) EncryptNotify(n wxrefund.RefundNotification) ([]byte, error) {
+	bad := func(why string) ([]byte, error) {
+		return nil, errors.New("wxrefundtest: Server.EncryptNotify: " + why)
+	}
+	switch {
+	case n.OutRefundNo == "" || n.RefundID == "":
+		return bad("OutRefundNo and RefundID are required")
+	case n.TransactionID == "" && n.OutTradeNo == "":
+		return bad("TransactionID or OutTradeNo is required")
+	case n.Status == "":
+		return bad("Status is required")
+	case n.TotalFee < 0 || n.SettlementTotalFee < 0 || n.RefundFee < 0 || n.SettlementRefundFee < 0:
+		return bad("an amount is negative")
+	case n.AppID != "" && n.AppID != s.cfg.appID, n.MchID != "" && n.MchID != s.cfg.mchID:
+		return bad("AppID and MchID, when set, must be the Server's (see Credentials)")
+	case n.SubAppID != "" && n.SubMchID == "":
+		return bad("SubAppID needs SubMchID")
+	case n.SubMchID != "" && !s.cfg.partner:
+		return bad("SubMchID is set, but the Server is a direct merchant (see WithPartner)")
+	case n.SubMchID == "" && s.cfg.partner:
+		return bad("the Server is a service provider: SubMchID is required")
+	}
+	if n.SubMchID != "" {
+		s.mu.Lock()
+		_, ok := s.subAppIDs[n.SubMchID]
+		s.mu.Unlock()
+		if !ok {
+			return bad("SubMchID is not a sub-merchant of the Server")
+		}
+	}
+	inner := map[string]string{
+		"transaction_id":        n.TransactionID,
+		"out_trade_no":          n.OutTradeNo,
+		"refund_id":             n.RefundID,
+		"out_refund_no":         n.OutRefundNo,
+		"total_fee":             itoa(n.TotalFee),
+		"refund_fee":            itoa(n.RefundFee),
+		"refund_status":         string(n.Status),
+		"refund_recv_accout":    n.RecvAccount,
+		"refund_account":        n.RefundAccount,
+		"refund_request_source": n.RequestSource,
+	}
+	if n.SettlementTotalFee != 0 {
+		inner["settlement_total_fee"] = itoa(n.SettlementTotalFee)
+	}
+	if n.SettlementRefundFee != 0 {
+		inner["settlement_refund_fee"] = itoa(n.SettlementRefundFee)
+	}
+	if !n.SuccessTime.IsZero() {
+		inner["success_time"] = n.SuccessTime.In(chinaTime).Format(timeLayout)
+	}
+	for k, v := range inner {
+		if v == "" {
+			delete(inner, k)
+		}
+	}
+	if n.SubMchID != "" {
+		return EncryptPartnerNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID, n.SubAppID, n.SubMchID)
+	}
+	return EncryptNotify(s.cfg.apiKey, inner, s.cfg.appID, s.cfg.mchID)
 }

@@ -217,7 +217,7 @@ func TestFailNext(t *testing.T) {
 	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 
 	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, 5)
-	s.FailNext(wxrefundtest.PathRefundQuery, "", 0) // clears
+	s.ClearFaults()
 	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 	require.Len(t, s.Refunds("O1"), 1)
 
@@ -225,6 +225,6 @@ func TestFailNext(t *testing.T) {
 	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, math.MaxInt)
 	s.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, math.MaxInt)
 	requireErrCode(t, query(t, s, params{"out_refund_no": "R1"}), wxrefund.CodeSystemError)
-	s.FailNext(wxrefundtest.PathRefundQuery, "", 0)
+	s.ClearFaults()
 	requireOK(t, query(t, s, params{"out_refund_no": "R1"}))
 }

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +56,7 @@ type config struct {
 	autoComplete         time.Duration // < 0: off
 	schedule             []time.Duration
 	balance              int64
-	addr                 string
+	addr, backupAddr     string
 	notifyClient         *http.Client
 	notifyURL            string
 	partner              bool                // WithPartner, WithSubMerchant
@@ -153,6 +153,19 @@ func WithAddr(addr string) Option {
 	}
 }
 
+// WithBackupAddr sets the TCP address of the backup domain (BackupURL), such
+// as "127.0.0.1:8444". The default is a free port on WithAddr's host. A host
+// name or IP in addr is added to the server certificate.
+func WithBackupAddr(addr string) Option {
+	return func(c *config) error {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("wxrefundtest: WithBackupAddr(%q): %w", addr, err)
+		}
+		c.backupAddr = addr
+		return nil
+	}
+}
+
 // WithNotifyClient sets the HTTP client that delivers notifications, for
 // notify URLs served with certificates the system does not trust (pass
 // httptest.Server.Client(), say). The default trusts the system roots and
@@ -196,22 +209,62 @@ func validNotifyURL(s string) bool {
 // Close. A Server is safe for concurrent use; it never holds its lock while
 // talking to the network.
 //
+// It checks signatures (MD5 or HMAC-SHA256), signs every answer, enforces
+// the business rules (order totals, refundable amounts, 50 refunds per
+// order, the one-year refund window, the merchant balance, out_refund_no
+// idempotency), splits refunds of coupon orders into cash and coupon
+// parts, pages refund queries, and delivers notifications until the
+// merchant acknowledges them.
+//
+// The fake answers like WeChat Pay's documentation and observed behaviour:
+//
+//   - unsigned return_code FAIL for requests refused before any business
+//     logic: malformed XML ("XML格式错误"), a missing or wrong sign
+//     ("签名错误"), an unknown sign_type, and a missing or malformed field
+//     such as "invalid refund_fee" (also when refund_fee exceeds total_fee);
+//   - HTTP 400 with nginx's "400 No required SSL certificate was sent" page
+//     for /secapi/pay/refund without a client certificate, and HTTP 413 for
+//     bodies over 64 KiB;
+//   - a signed result_code FAIL with an err_code for everything else:
+//     REQUIRE_POST_METHOD, MCHID_NOT_EXIST, APPID_NOT_EXIST, PARAM_ERROR (no
+//     order id; a refund_fee_type other than CNY; a query without an id, with
+//     a bad offset or one past the last refund), ORDERNOTEXIST,
+//     INVALID_REQUEST (total_fee not the order's total; refund_fee above what
+//     is left; a 51st refund; an out_refund_no already used on another
+//     order), ERROR (the order is fully refunded), TRADE_OVERDUE, NOTENOUGH,
+//     REFUND_FEE_MISMATCH, REFUNDNOTEXIST, and whatever FailNext and
+//     LoseNext inject;
+//   - no answer at all, the connection closed (HTTP/1) or the stream reset
+//     (HTTP/2), for an accepted refund whose answer LoseNext("", n) drops;
+//   - before any of this, what FaultNext queued for the request's domain
+//     and path, and nothing at all from a domain TakeDown took away.
+//
+// A bill download that fails is answered, never gzipped, with an unsigned
+// <xml> of return_code FAIL, return_msg and error_code: "No Bill Exist"
+// (20002) for a day without refunds, and with error_code 20001 "invalid
+// bill_date", "invalid bill_type", "invalid tar_type, Only GZIP supported",
+// "missing parameter", "nonce_str too long", "SIGN ERROR", "data format
+// error", "empty post data", "require POST method", "invalid appid",
+// "invalid mch_id" and "invalid sign_type" (the last two are the fake's own
+// words), the sub-merchant messages of WithPartner, and the unsupported
+// bill types; or with what FailNextBill injects.
+//
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4,
 // chapter=9_5, chapter=9_16 and chapter=9_6.
 type Server struct {
 	cfg     config
 	pki     *pki
-	handler http.Handler
-	url     string
-	hs      *http.Server
-	ln      net.Listener
+	mux     http.Handler // the endpoints, whatever the domain
+	handler http.Handler // mux as DomainPrimary: Handler
+
+	domainMu sync.Mutex   // guards domains' servers; never held with mu while waiting
+	domains  [2]*listener // DomainPrimary, DomainBackup
 
 	consoleToken string // hidden in every console form; see serveConsole
 
 	ctx    context.Context // cancelled by Close; bounds deliveries
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // deliveries and auto-completion timers
-	serve  chan struct{}  // closed when Serve returns
 	once   sync.Once
 
 	mu         sync.Mutex
@@ -222,10 +275,13 @@ type Server struct {
 	ordersTxn  map[string]*order // by transaction_id
 	refunds    map[string]*refund
 	refundIDs  map[string]*refund
-	failures   map[string]injections[string] // path -> FailNext's queue
-	losses     injections[string]            // LoseNext's queue
+	failures   map[string]injections[string]  // path -> FailNext's queue
+	losses     injections[string]             // LoseNext's queue
+	faults     map[faultKey]injections[Fault] // FaultNext's queues
+	requests   []Request
 	deliveries []Delivery
 	timers     map[*time.Timer]struct{}
+	changed    chan struct{} // closed and replaced on every change: see waitFor
 
 	subAppIDs    map[string]map[string]bool       // partner mode: sub_mch_id -> bound sub_appids, with those of its orders
 	ledger       []*refund                        // every refund, in the order it was accepted
@@ -267,10 +323,15 @@ func NewServer(opts ...Option) (*Server, error) {
 	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg.notifyClient = &nc
 
+	if cfg.backupAddr == "" {
+		h, _, _ := net.SplitHostPort(cfg.addr)
+		cfg.backupAddr = net.JoinHostPort(h, "0")
+	}
 	hosts := []string{"127.0.0.1", "::1", "localhost"}
-	if h, _, _ := net.SplitHostPort(cfg.addr); h != "" && !isUnspecified(h) && h != "localhost" &&
-		h != "127.0.0.1" && h != "::1" {
-		hosts = append(hosts, h)
+	for _, addr := range []string{cfg.addr, cfg.backupAddr} {
+		if h, _, _ := net.SplitHostPort(addr); h != "" && !isUnspecified(h) && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
 	}
 	p, err := newPKI(cfg.mchID, hosts)
 	if err != nil {
@@ -280,21 +341,26 @@ func NewServer(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wxrefundtest: listen: %w", err)
 	}
+	ln2, err := net.Listen("tcp", cfg.backupAddr)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("wxrefundtest: listen (backup): %w", err)
+	}
 
 	s := &Server{
 		cfg:       cfg,
 		pki:       p,
-		ln:        ln,
-		serve:     make(chan struct{}),
 		balance:   cfg.balance,
 		orders:    make(map[string]*order),
 		ordersTxn: make(map[string]*order),
 		refunds:   make(map[string]*refund),
 		refundIDs: make(map[string]*refund),
 		failures:  make(map[string]injections[string]),
+		faults:    make(map[faultKey]injections[Fault]),
 		timers:    make(map[*time.Timer]struct{}),
 		subAppIDs: make(map[string]map[string]bool),
 		bills:     make(map[string]func(io.Writer) error),
+		changed:   make(chan struct{}),
 
 		consoleToken: newConsoleToken(),
 	}
@@ -305,18 +371,17 @@ func NewServer(opts ...Option) (*Server, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.handler = s.newMux()
-	s.url = "https://" + urlHost(ln.Addr().(*net.TCPAddr))
-	s.hs = &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // TLS handshake noise from clients that do not trust the CA
+	s.mux = s.newMux()
+	s.handler = s.domainHandler(DomainPrimary)
+	for i, l := range []net.Listener{ln, ln2} {
+		addr := l.Addr().(*net.TCPAddr)
+		s.domains[i] = &listener{
+			domain: [...]Domain{DomainPrimary, DomainBackup}[i],
+			addr:   addr.String(),
+			url:    "https://" + urlHost(addr),
+		}
+		s.startListener(s.domains[i], l)
 	}
-	go func() {
-		defer close(s.serve)
-		s.hs.ServeTLS(ln, "", "") // returns http.ErrServerClosed on Close
-	}()
 	return s, nil
 }
 
@@ -348,17 +413,22 @@ func (s *Server) Close() {
 			}
 		}
 		clear(s.timers)
+		s.changedLocked() // waiters see closed
 		s.mu.Unlock()
 		s.cancel()
-		s.hs.Close()
-		<-s.serve
+		s.domainMu.Lock()
+		for _, l := range s.domains {
+			l.stop(false)
+		}
+		s.domainMu.Unlock()
 		s.wg.Wait()
 	})
 }
 
-// URL returns the base URL of the server, such as "https://127.0.0.1:41234",
-// for wxrefund.WithBaseURL.
-func (s *Server) URL() string { return s.url }
+// URL returns the base URL of the server's primary domain, such as
+// "https://127.0.0.1:41234", for wxrefund.WithBaseURL. BackupURL is the
+// other domain.
+func (s *Server) URL() string { return s.domains[0].url }
 
 // Credentials returns the AppID, merchant id and API key the server accepts.
 func (s *Server) Credentials() (appID, mchID, apiKey string) {
@@ -391,6 +461,9 @@ func (s *Server) MerchantCertPEM() (certPEM, keyPEM []byte) {
 //
 //	appID, mchID, key := s.Credentials()
 //	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
+//
+// They set no failover; add wxrefund.WithFailover(s.BackupURL()) for one
+// (see BackupURL).
 func (s *Server) ClientOptions() []wxrefund.Option {
 	cert, key := s.MerchantCertPEM()
 	return []wxrefund.Option{
@@ -433,6 +506,12 @@ func (s *Server) TLSConfig() *tls.Config {
 //	GET  /fake/deliveries                every []Delivery
 //	POST /fake/fail                      {"path", "err_code", "times"}, as FailNext
 //	POST /fake/lose                      {"err_code", "times"}, as LoseNext ("" drops the connection)
+//	POST /fake/faults                    {"domain", "path", "fault", "delay_ms", "times"}, as FaultNext; fault is
+//	                                     500, 502, 503, 504, no_certificate, certificate_error, reset or delay
+//	POST /fake/faults/clear              as ClearFaults
+//	GET  /fake/domains                   [{"domain", "url", "down"}] for api and api2
+//	POST /fake/domains                   {"domain", "down"}, as TakeDown (true) or BringUp (false)
+//	GET  /fake/requests                  every []Request
 //	GET  /fake/balance                   {"balance"}
 //	POST /fake/balance                   {"balance"}, as SetBalance
 //	POST /fake/bills/fail                {"return_msg", "error_code", "times"}, as FailNextBill
@@ -441,7 +520,8 @@ func (s *Server) TLSConfig() *tls.Config {
 // PathConsole (see ConsoleURL) serves a web console for people: an HTML page
 // of the orders, refunds, notification deliveries, balance and queued
 // failures, with plain HTML forms that add an order, complete a refund,
-// redeliver a notification, queue FailNext or LoseNext and set the balance
+// redeliver a notification, queue FailNext, LoseNext or FaultNext, take a
+// domain down or up, clear the queues and set the balance
 // through the same code as the admin API, answering 303 See Other back to
 // the page. Its forms are POST only and carry a random per-Server token;
 // a form posted from another origin (by its Origin or Sec-Fetch-Site

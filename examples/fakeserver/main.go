@@ -7,14 +7,16 @@
 // key to -dir (ca.pem, apiclient_cert.pem, apiclient_key.pem), prints exactly
 // one JSON line to stdout once it accepts connections:
 //
-//	{"base_url":"https://127.0.0.1:8443","appid":"wx8888888888888888","mch_id":"1900000109","api_key":"...","ca":"/abs/ca.pem","cert":"/abs/apiclient_cert.pem","key":"/abs/apiclient_key.pem","console_url":"https://127.0.0.1:8443/fake/console"}
+//	{"base_url":"https://127.0.0.1:8443","backup_url":"https://127.0.0.1:8444","appid":"wx8888888888888888","mch_id":"1900000109","api_key":"...","ca":"/abs/ca.pem","cert":"/abs/apiclient_cert.pem","key":"/abs/apiclient_key.pem","console_url":"https://127.0.0.1:8443/fake/console"}
 //
 // and serves /secapi/pay/refund (mutual TLS), /pay/refundquery, the refund
 // bill of /pay/downloadbill, the JSON admin API under /fake/ and a web
-// console for browsers at console_url until it gets
-// SIGINT or SIGTERM. Logs go to stderr. With -partner it is a service
-// provider (服务商) serving those sub-merchants, and the JSON line also has
-// "sub_mch_ids". See README.md in this directory for a walkthrough with curl
+// console for browsers at console_url until it gets SIGINT or SIGTERM. It
+// serves them twice, on two ports sharing one ledger, as WeChat Pay serves
+// api.mch.weixin.qq.com and its backup api2.mch.weixin.qq.com: base_url and
+// backup_url (-backup-addr; default a free port on -addr's host). Logs go
+// to stderr. With -partner it is a service provider (服务商) serving those
+// sub-merchants, and the JSON line also has "sub_mch_ids". See README.md in this directory for a walkthrough with curl
 // and openssl, and demo.sh for the same walkthrough as a script.
 package main
 
@@ -65,13 +67,14 @@ func (e usageError) Unwrap() error { return e.err }
 
 // announcement is the JSON line printed on stdout once the server is ready.
 type announcement struct {
-	BaseURL string `json:"base_url"`
-	AppID   string `json:"appid"`
-	MchID   string `json:"mch_id"`
-	APIKey  string `json:"api_key"`
-	CA      string `json:"ca"`   // absolute path of ca.pem
-	Cert    string `json:"cert"` // absolute path of apiclient_cert.pem
-	Key     string `json:"key"`  // absolute path of apiclient_key.pem
+	BaseURL   string `json:"base_url"`   // the primary domain ("api")
+	BackupURL string `json:"backup_url"` // the backup domain ("api2"): the same ledger
+	AppID     string `json:"appid"`
+	MchID     string `json:"mch_id"`
+	APIKey    string `json:"api_key"`
+	CA        string `json:"ca"`   // absolute path of ca.pem
+	Cert      string `json:"cert"` // absolute path of apiclient_cert.pem
+	Key       string `json:"key"`  // absolute path of apiclient_key.pem
 
 	ConsoleURL string `json:"console_url"` // the web console, for a browser
 
@@ -92,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fakeserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8443", "`host:port` to listen on (port 0: a free port; see base_url)")
+	backupAddr := fs.String("backup-addr", "", "`host:port` of the backup domain, the same ledger as -addr (empty or port 0: a free port on -addr's host; see backup_url)")
 	dir := fs.String("dir", "./fake-certs", "`directory` for ca.pem, apiclient_cert.pem and apiclient_key.pem (created if missing)")
 	appID := fs.String("appid", wxrefundtest.DefaultAppID, "AppID the server accepts")
 	mchID := fs.String("mchid", wxrefundtest.DefaultMchID, "merchant id (mch_id) the server accepts")
@@ -105,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: fakeserver [flags]\n\n"+
 			"Runs a fake WeChat Pay API v2 refund server, writes its certificates to -dir and\n"+
-			"prints one JSON line (base_url, appid, mch_id, api_key, ca, cert, key,\n"+
+			"prints one JSON line (base_url, backup_url, appid, mch_id, api_key, ca, cert, key,\n"+
 			"console_url, and sub_mch_ids with -partner) to stdout.\n\n")
 		fs.PrintDefaults()
 	}
@@ -126,6 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bad("unexpected arguments: %q", fs.Args())
 	case !validHostPort(*addr):
 		return bad("invalid value %q for flag -addr: want host:port", *addr)
+	case *backupAddr != "" && !validHostPort(*backupAddr):
+		return bad("invalid value %q for flag -backup-addr: want host:port", *backupAddr)
 	case *dir == "":
 		return bad("invalid value for flag -dir: must not be empty")
 	case !validID(*appID, 32):
@@ -166,6 +172,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wxrefundtest.WithCredentials(*appID, *mchID, *apiKey),
 		wxrefundtest.WithNotifySchedule(sched...),
 	}
+	if *backupAddr != "" {
+		opts = append(opts, wxrefundtest.WithBackupAddr(*backupAddr))
+	}
 	if *auto > 0 {
 		opts = append(opts, wxrefundtest.WithAutoComplete(*auto))
 	}
@@ -186,10 +195,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	certPEM, keyPEM := s.MerchantCertPEM()
 	ann := announcement{
-		BaseURL: s.URL(),
-		CA:      filepath.Join(absDir, caFile),
-		Cert:    filepath.Join(absDir, certFile),
-		Key:     filepath.Join(absDir, keyFile),
+		BaseURL:   s.URL(),
+		BackupURL: s.BackupURL(),
+		CA:        filepath.Join(absDir, caFile),
+		Cert:      filepath.Join(absDir, certFile),
+		Key:       filepath.Join(absDir, keyFile),
 
 		ConsoleURL: s.ConsoleURL(),
 	}
@@ -222,10 +232,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logger.Printf("serving %s (apply refund %s needs the client certificate; %s and %s do not)",
 		ann.BaseURL, wxrefundtest.PathRefund, wxrefundtest.PathRefundQuery, wxrefundtest.PathDownloadBill)
+	logger.Printf("backup domain: %s, the same orders and refunds behind another port (for your client's failover)", ann.BackupURL)
 	if len(ann.SubMchIDs) > 0 {
 		logger.Printf("partner mode: service provider %s serving sub-merchants %s", ann.MchID, strings.Join(ann.SubMchIDs, ", "))
 	}
-	logger.Printf("admin API: POST /fake/orders, POST /fake/refunds/complete, GET /fake/deliveries, ...")
+	logger.Printf("admin API (on both): POST /fake/orders, POST /fake/refunds/complete, GET /fake/deliveries, POST /fake/faults, POST /fake/domains, ...")
 	logger.Printf("web console: %s (open it in a browser and accept the fake CA's certificate, or trust ca.pem)", ann.ConsoleURL)
 	logger.Printf("certificates in %s; auto-complete %s; notify schedule %s; default notify URL %s; bill layout %s",
 		absDir, autoString(*auto), sched.String(), orNone(*notifyURL), *layout)
@@ -235,23 +246,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		logDeliveries(s, logger, done)
+		logEvents(s, logger, done)
 	}()
 
 	<-ctx.Done()
 	logger.Printf("shutting down")
-	s.Close()
-	close(done)
+	close(done) // before Close, whose closed domains are no news
 	wg.Wait()
+	s.Close()
 	return nil
 }
 
-// logDeliveries logs each notification delivery as the server records it,
-// until done is closed.
-func logDeliveries(s *wxrefundtest.Server, logger *log.Logger, done <-chan struct{}) {
+// logEvents logs each notification delivery as the server records it, and
+// each domain going down or coming up (POST /fake/domains), until done is
+// closed.
+func logEvents(s *wxrefundtest.Server, logger *log.Logger, done <-chan struct{}) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	seen := 0
+	domains := []struct {
+		d    wxrefundtest.Domain
+		url  string
+		down bool
+	}{{d: wxrefundtest.DomainPrimary, url: s.URL()}, {d: wxrefundtest.DomainBackup, url: s.BackupURL()}}
 	for {
 		select {
 		case <-done:
@@ -271,6 +288,17 @@ func logDeliveries(s *wxrefundtest.Server, logger *log.Logger, done <-chan struc
 			}
 		}
 		seen = len(ds)
+		for i := range domains {
+			d := &domains[i]
+			if down := s.Down(d.d); down != d.down {
+				d.down = down
+				if down {
+					logger.Printf("domain %s (%s) is down: connections are refused", d.d, d.url)
+				} else {
+					logger.Printf("domain %s (%s) is up again", d.d, d.url)
+				}
+			}
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -195,18 +196,23 @@ func (f *fake) signedXML(fields map[string]string) []byte {
 	return b.Bytes()
 }
 
-// api POSTs a signed request to path, checks return_code, the answer's sign
-// and result_code SUCCESS, and returns the answer's fields.
+// api POSTs a signed request to path on the primary domain, checks
+// return_code, the answer's sign and result_code SUCCESS, and returns the
+// answer's fields.
 func (f *fake) api(t *testing.T, c *http.Client, path string, fields map[string]string) map[string]string {
 	t.Helper()
-	resp, err := c.Post(f.ann.BaseURL+path, "text/xml", bytes.NewReader(f.signedXML(fields)))
+	return f.apiAt(t, c, f.ann.BaseURL, path, fields)
+}
+
+// apiAt is api on the domain at base.
+func (f *fake) apiAt(t *testing.T, c *http.Client, base, path string, fields map[string]string) map[string]string {
+	t.Helper()
+	status, body, err := f.post(c, base+path, fields)
 	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatalf("%s: %v", base+path, err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: HTTP %d: %s", path, resp.StatusCode, body)
+	if status != http.StatusOK {
+		t.Fatalf("%s: HTTP %d: %s", base+path, status, body)
 	}
 	m, err := decodeXML(body, "xml")
 	if err != nil {
@@ -224,10 +230,50 @@ func (f *fake) api(t *testing.T, c *http.Client, path string, fields map[string]
 	return m
 }
 
-// admin calls the JSON admin API and decodes the answer into out.
+// post POSTs the signed XML request of fields to url and returns the
+// answer's status and body.
+func (f *fake) post(c *http.Client, url string, fields map[string]string) (int, []byte, error) {
+	resp, err := c.Post(url, "text/xml", bytes.NewReader(f.signedXML(fields)))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// eventually calls cond until it reports true, failing the test if that
+// takes longer than wait. The admin API has no endpoint that waits (the
+// program's server does, in Go, but only over HTTP do these tests reach
+// it), so this polls, bounded by a context deadline that cond's requests
+// share.
+func eventually(t *testing.T, what string, cond func(ctx context.Context) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond(ctx) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not within %v", what, wait)
+		case <-tick.C:
+		}
+	}
+}
+
+// admin calls the JSON admin API on the primary domain and decodes the
+// answer into out.
 func (f *fake) admin(t *testing.T, method, path, body string, wantStatus int, out any) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.ann.BaseURL+path, strings.NewReader(body))
+	f.adminAt(context.Background(), t, f.ann.BaseURL, method, path, body, wantStatus, out)
+}
+
+// adminAt calls the JSON admin API at base (either domain) within ctx and
+// decodes the answer into out.
+func (f *fake) adminAt(ctx context.Context, t *testing.T, base, method, path, body string, wantStatus int, out any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,8 +381,11 @@ func TestRun(t *testing.T) {
 		var v any
 		d.Decode(&v)
 	}
-	if want := []string{"base_url", "appid", "mch_id", "api_key", "ca", "cert", "key", "console_url"}; !slices.Equal(keys, want) {
+	if want := []string{"base_url", "backup_url", "appid", "mch_id", "api_key", "ca", "cert", "key", "console_url"}; !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %q, want %q", keys, want)
+	}
+	if !strings.HasPrefix(f.ann.BackupURL, "https://127.0.0.1:") || f.ann.BackupURL == f.ann.BaseURL {
+		t.Errorf("backup_url %q (base_url %q): want another port of 127.0.0.1", f.ann.BackupURL, f.ann.BaseURL)
 	}
 	for name, p := range map[string]string{"ca.pem": f.ann.CA, "apiclient_cert.pem": f.ann.Cert, "apiclient_key.pem": f.ann.Key} {
 		if p != filepath.Join(dir, name) {
@@ -454,17 +503,10 @@ func TestRun(t *testing.T) {
 
 	// The acknowledged delivery shows in GET /fake/deliveries (recorded
 	// once the fake has read the reply, so poll).
-	deadline := time.Now().Add(wait)
-	for {
-		f.admin(t, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
-		if len(ds) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("GET /fake/deliveries stays empty")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, "a delivery in GET /fake/deliveries", func(ctx context.Context) bool {
+		f.adminAt(ctx, t, f.ann.BaseURL, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
+		return len(ds) > 0
+	})
 	if len(ds) != 1 || ds[0].OutRefundNo != "R1" || ds[0].URL != notify.URL+"/notify" ||
 		ds[0].Attempt != 1 || ds[0].StatusCode != 200 || ds[0].ReturnCode != "SUCCESS" {
 		t.Errorf("deliveries %+v", ds)
@@ -483,6 +525,9 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(f.stderr.String(), "serving "+f.ann.BaseURL) {
 		t.Errorf("stderr does not log the address:\n%s", f.stderr)
+	}
+	if !strings.Contains(f.stderr.String(), "backup domain: "+f.ann.BackupURL+",") {
+		t.Errorf("stderr does not log the backup domain's address:\n%s", f.stderr)
 	}
 	if !strings.Contains(f.stderr.String(), "web console: "+f.ann.ConsoleURL) {
 		t.Errorf("stderr does not log the console's address:\n%s", f.stderr)
@@ -557,18 +602,11 @@ func TestRunOverrides(t *testing.T) {
 	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"O2","total_fee":100}`, http.StatusCreated, nil)
 	f.api(t, f.client, "/secapi/pay/refund", map[string]string{
 		"out_trade_no": "O2", "out_refund_no": "R2", "total_fee": "100", "refund_fee": "100"})
-	deadline := time.Now().Add(wait)
-	for {
+	eventually(t, "-auto-complete: the refund SUCCESS", func(ctx context.Context) bool {
 		var rs []map[string]any
-		f.admin(t, http.MethodGet, "/fake/refunds?out_trade_no=O2", "", http.StatusOK, &rs)
-		if len(rs) == 1 && rs[0]["status"] == "SUCCESS" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("-auto-complete: the refund stays %v", rs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		f.adminAt(ctx, t, f.ann.BaseURL, http.MethodGet, "/fake/refunds?out_trade_no=O2", "", http.StatusOK, &rs)
+		return len(rs) == 1 && rs[0]["status"] == "SUCCESS"
+	})
 }
 
 func TestRunBadFlags(t *testing.T) {
@@ -576,6 +614,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"-nope"},
 		{"-addr", "localhost"},
 		{"-addr", "127.0.0.1:"},
+		{"-backup-addr", "localhost"},
+		{"-backup-addr", "127.0.0.1:"},
 		{"-dir", ""},
 		{"-auto-complete", "soon"},
 		{"-auto-complete", "-1s"},
@@ -629,6 +669,7 @@ func TestRunBadDirOrAddr(t *testing.T) {
 		"dir under a file": {"-addr", "127.0.0.1:0", "-dir", filepath.Join(file, "certs")},
 		"dir is a file":    {"-addr", "127.0.0.1:0", "-dir", file},
 		"address in use":   {"-addr", busy.Addr().String(), "-dir", t.TempDir()},
+		"backup in use":    {"-addr", "127.0.0.1:0", "-backup-addr", busy.Addr().String(), "-dir", t.TempDir()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -697,7 +738,7 @@ func TestMainProcess(t *testing.T) {
 		t.Errorf("-bogus: no usage on stderr:\n%s", stderr.String())
 	}
 
-	cmd = command("-addr", "127.0.0.1:0", "-dir", t.TempDir())
+	cmd = command("-addr", "127.0.0.1:0", "-backup-addr", "127.0.0.1:0", "-dir", t.TempDir())
 	stderr.Reset()
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -714,7 +755,8 @@ func TestMainProcess(t *testing.T) {
 		t.Fatalf("no JSON line: %v\nstderr:\n%s", err, stderr.String())
 	}
 	var ann announcement
-	if err := json.Unmarshal([]byte(line), &ann); err != nil || ann.BaseURL == "" {
+	if err := json.Unmarshal([]byte(line), &ann); err != nil || ann.BaseURL == "" ||
+		!strings.HasPrefix(ann.BackupURL, "https://127.0.0.1:") || ann.BackupURL == ann.BaseURL {
 		t.Errorf("JSON line %q: %v", line, err)
 	}
 	rest := make(chan []byte)
@@ -728,48 +770,216 @@ func TestMainProcess(t *testing.T) {
 	}
 }
 
+// readmeSteps returns the numbered steps of README.md, such as "1. Start
+// the simulator".
+func readmeSteps(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, m := range regexp.MustCompile(`(?m)^## ([0-9]+\. .+)$`).FindAllStringSubmatch(string(readme), -1) {
+		steps = append(steps, m[1])
+	}
+	if len(steps) < 12 {
+		t.Fatalf("README.md has %d numbered steps: %q", len(steps), steps)
+	}
+	return steps
+}
+
+// matchSteps reports how the demo's step titles (in their order, "1. start
+// the simulator: ...") differ from README.md's: each must begin with the
+// README step of its place, lowercased.
+func matchSteps(readme, demo []string) error {
+	var bad []string
+	for i := range max(len(readme), len(demo)) {
+		var r, d string
+		if i < len(readme) {
+			r = readme[i]
+		}
+		if i < len(demo) {
+			d = demo[i]
+		}
+		if r == "" || d == "" || !strings.HasPrefix(d, strings.ToLower(r)) {
+			bad = append(bad, fmt.Sprintf("README %q, demo.sh %q", r, d))
+		}
+	}
+	if bad != nil {
+		return errors.New(strings.Join(bad, "\n"))
+	}
+	return nil
+}
+
+// TestDemoStepsMatchREADME: demo.sh has README.md's steps, in order, and no
+// other (step 1 has one title for each way of being given the simulator).
+func TestDemoStepsMatchREADME(t *testing.T) {
+	src, err := os.ReadFile("demo.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demo []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*step "([^"]*)"`).FindAllStringSubmatch(string(src), -1) {
+		if n := len(demo); n > 0 && strings.HasPrefix(m[1], "1. ") && strings.HasPrefix(demo[n-1], "1. ") {
+			if !strings.HasPrefix(m[1], "1. start the simulator: ") {
+				t.Errorf("step 1 variant %q", m[1])
+			}
+			continue
+		}
+		demo = append(demo, m[1])
+	}
+	if err := matchSteps(readmeSteps(t), demo); err != nil {
+		t.Errorf("demo.sh's steps do not match README.md's:\n%v", err)
+	}
+}
+
 func TestDemoScript(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "openssl", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("demo.sh needs %s, which is not on PATH", tool)
 		}
 	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := readmeSteps(t)
 	f := start(t, "-notify-schedule", "100ms,100ms")
 	jsonFile := filepath.Join(t.TempDir(), "fake.json")
 	if err := os.WriteFile(jsonFile, []byte(f.line), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// demo runs demo.sh; the simulators it starts are this test binary
+	// running main (see TestMain).
 	demo := func(t *testing.T, env []string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "bash", append([]string{"demo.sh"}, args...)...)
-		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), "FAKESERVER="+self, "FAKESERVER_TEST_MAIN=1")
+		cmd.Env = append(cmd.Env, env...)
 		cmd.WaitDelay = 5 * time.Second
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// ok checks a successful run: demo.sh: OK at the end, README's steps in
+	// order, and the simulators it started stopped.
+	ok := func(t *testing.T, out string, err error) {
+		t.Helper()
+		if err != nil || !strings.HasSuffix(out, "\ndemo.sh: OK\n") {
+			t.Fatalf("demo.sh: %v\n%s\nfakeserver stderr:\n%s", err, out, f.stderr)
+		}
+		var ran []string
+		for _, m := range regexp.MustCompile(`(?m)^== (.*)$`).FindAllStringSubmatch(out, -1) {
+			ran = append(ran, m[1])
+		}
+		if err := matchSteps(steps, ran); err != nil {
+			t.Errorf("the steps demo.sh ran do not match README.md's:\n%v", err)
+		}
+		m := regexp.MustCompile(`partner simulator at (https://\S+) `).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no partner simulator in the output:\n%s", out)
+		}
+		refused(t, m[1])
+	}
+
+	t.Run("start", func(t *testing.T) {
+		out, err := demo(t, nil)
+		ok(t, out, err)
+		if !strings.Contains(out, "== 1. start the simulator: fakeserver -addr 127.0.0.1:0 ") {
+			t.Errorf("demo.sh did not start its own simulator:\n%s", out)
+		}
+		m := regexp.MustCompile(`primary domain (https://\S+), backup domain (https://\S+) `).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no simulator addresses in the output:\n%s", out)
+		}
+		refused(t, m[1])
+		refused(t, m[2])
+	})
 
 	t.Run("file", func(t *testing.T) {
 		out, err := demo(t, nil, jsonFile)
-		if err != nil || !strings.HasSuffix(out, "demo.sh: OK\n") {
-			t.Fatalf("demo.sh: %v\n%s\nfakeserver stderr:\n%s", err, out, f.stderr)
-		}
+		ok(t, out, err)
 		var ds []delivery
 		f.admin(t, http.MethodGet, "/fake/deliveries", "", http.StatusOK, &ds)
 		if len(ds) != 1 || ds[0].StatusCode != 200 || ds[0].ReturnCode != "SUCCESS" {
 			t.Errorf("deliveries after demo.sh: %+v", ds)
 		}
+		// Step 11 met a 502 on the primary, reached the backup, and left
+		// both domains up.
+		var rs []struct{ Domain, Path, Fault string }
+		f.admin(t, http.MethodGet, "/fake/requests", "", http.StatusOK, &rs)
+		var faulted, backup int
+		for _, r := range rs {
+			if r.Fault == "502" && r.Domain == "api" && r.Path == "/pay/refundquery" {
+				faulted++
+			}
+			if r.Domain == "api2" {
+				backup++
+			}
+		}
+		if faulted != 1 || backup != 2 {
+			t.Errorf("requests after demo.sh: %d 502s and %d to api2, want 1 and 2: %+v", faulted, backup, rs)
+		}
+		var doms []struct {
+			Domain string
+			Down   bool
+		}
+		f.admin(t, http.MethodGet, "/fake/domains", "", http.StatusOK, &doms)
+		if len(doms) != 2 || doms[0].Down || doms[1].Down {
+			t.Errorf("domains after demo.sh: %+v", doms)
+		}
 	})
 
 	env := []string{
-		"FAKE_BASE_URL=" + f.ann.BaseURL, "FAKE_APPID=" + f.ann.AppID, "FAKE_MCH_ID=" + f.ann.MchID,
-		"FAKE_API_KEY=" + f.ann.APIKey, "FAKE_CA=" + f.ann.CA, "FAKE_CERT=" + f.ann.Cert, "FAKE_KEY=" + f.ann.Key,
+		"FAKE_BASE_URL=" + f.ann.BaseURL, "FAKE_BACKUP_URL=" + f.ann.BackupURL, "FAKE_APPID=" + f.ann.AppID,
+		"FAKE_MCH_ID=" + f.ann.MchID, "FAKE_API_KEY=" + f.ann.APIKey, "FAKE_CA=" + f.ann.CA,
+		"FAKE_CERT=" + f.ann.Cert, "FAKE_KEY=" + f.ann.Key,
 	}
 	t.Run("env", func(t *testing.T) {
 		out, err := demo(t, env)
-		if err != nil || !strings.HasSuffix(out, "demo.sh: OK\n") {
-			t.Fatalf("demo.sh: %v\n%s", err, out)
+		ok(t, out, err)
+	})
+
+	// Stopped half-way, demo.sh still stops the simulator it started.
+	t.Run("interrupted", func(t *testing.T) {
+		if runtime.GOOS == "windows" {
+			t.Skip("sends SIGTERM")
 		}
+		cmd := exec.Command("bash", "demo.sh")
+		cmd.Env = append(os.Environ(), "FAKESERVER="+self, "FAKESERVER_TEST_MAIN=1")
+		cmd.WaitDelay = 5 * time.Second
+		var out, stderr strings.Builder // stderr: written by exec until Wait returns
+		pr, pw := io.Pipe()
+		cmd.Stdout, cmd.Stderr = pw, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+		defer timer.Stop()
+		go func() { pw.CloseWithError(cmd.Wait()) }() // the scanner below ends after Wait
+		primary, stopped := "", false
+		addrs := regexp.MustCompile(`primary domain (https://\S+), backup domain`)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			out.WriteString(line + "\n")
+			if m := addrs.FindStringSubmatch(line); m != nil {
+				primary = m[1]
+			}
+			if strings.HasPrefix(line, "== 4. ") && !stopped {
+				stopped = true
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		err := sc.Err()
+		out.WriteString(stderr.String())
+		if ee := (*exec.ExitError)(nil); !stopped || !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Fatalf("demo.sh after SIGTERM at step 4: %v, want exit status 130\n%s", err, out.String())
+		}
+		if primary == "" {
+			t.Fatalf("no simulator address in the output:\n%s", out.String())
+		}
+		refused(t, primary)
 	})
 
 	t.Run("wrong key fails", func(t *testing.T) {
@@ -778,6 +988,19 @@ func TestDemoScript(t *testing.T) {
 			t.Fatalf("demo.sh with a wrong key: %v\n%s", err, out)
 		}
 	})
+}
+
+// refused checks that nothing listens at the base URL u any more.
+func refused(t *testing.T, u string) {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", pu.Host, wait); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections", u)
+	}
 }
 
 // raw POSTs a signed request to path and returns the answer's body.
@@ -950,4 +1173,192 @@ func TestRunLegacyBill(t *testing.T) {
 		lines[2] != "总交易单数,总交易额,总退款金额,总代金券或立减优惠退款金额,手续费总金额" || lines[3] != "`1,`0.00,`1.00,`0.00,`-0.01000" {
 		t.Errorf("legacy bill:\n%s", text)
 	}
+}
+
+// TestRunBackupAddr: -backup-addr is where the backup domain listens, and
+// backup_url says so; both domains serve one ledger and the admin API.
+func TestRunBackupAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // free again, for -backup-addr
+	f := start(t, "-backup-addr", addr)
+	if f.ann.BackupURL != "https://"+addr {
+		t.Fatalf("backup_url %q, want https://%s", f.ann.BackupURL, addr)
+	}
+
+	// An order added on the backup, refunded on the backup, queried on the
+	// primary.
+	f.adminAt(context.Background(), t, f.ann.BackupURL, http.MethodPost, "/fake/orders",
+		`{"out_trade_no":"O1","total_fee":100}`, http.StatusCreated, nil)
+	m := f.apiAt(t, f.client, f.ann.BackupURL, "/secapi/pay/refund", map[string]string{
+		"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "100", "refund_fee": "40"})
+	m2 := f.api(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	if m2["refund_id_0"] != m["refund_id"] || m2["refund_fee_0"] != "40" {
+		t.Errorf("the primary's query %v of the backup's refund %v", m2, m)
+	}
+
+	if err := f.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.stderr.String(), "backup domain: https://"+addr+",") {
+		t.Errorf("stderr does not log the backup domain:\n%s", f.stderr)
+	}
+}
+
+// TestRunFaultsAndDomains drives the admin API's HTTP faults, domains,
+// request log and clearing through the running program.
+func TestRunFaultsAndDomains(t *testing.T) {
+	f := start(t)
+	primary, backup := f.ann.BaseURL, f.ann.BackupURL
+	bg := context.Background()
+
+	type domainState struct {
+		Domain string `json:"domain"`
+		URL    string `json:"url"`
+		Down   bool   `json:"down"`
+	}
+	domains := func(base string) []domainState {
+		t.Helper()
+		var ds []domainState
+		f.adminAt(bg, t, base, http.MethodGet, "/fake/domains", "", http.StatusOK, &ds)
+		return ds
+	}
+	if got, want := domains(primary), []domainState{{"api", primary, false}, {"api2", backup, false}}; !slices.Equal(got, want) {
+		t.Fatalf("GET /fake/domains: %+v, want %+v", got, want)
+	}
+
+	f.admin(t, http.MethodPost, "/fake/orders", `{"out_trade_no":"O1","total_fee":100}`, http.StatusCreated, nil)
+	f.api(t, f.client, "/secapi/pay/refund", map[string]string{
+		"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "100", "refund_fee": "100"})
+	query := func(base string) (int, []byte) {
+		t.Helper()
+		status, body, err := f.post(f.client, base+"/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+		if err != nil {
+			t.Fatalf("query at %s: %v", base, err)
+		}
+		return status, body
+	}
+
+	// A 502 queued for the primary's queries: nginx's page there, the
+	// answer on the backup, then the primary answers again.
+	var echo map[string]any
+	f.admin(t, http.MethodPost, "/fake/faults", `{"domain":"api","path":"/pay/refundquery","fault":"502","times":1}`, http.StatusOK, &echo)
+	if echo["fault"] != "502" || echo["times"] != 1.0 {
+		t.Errorf("POST /fake/faults answered %v", echo)
+	}
+	if status, body := query(primary); status != http.StatusBadGateway || !strings.Contains(string(body), "<title>502 Bad Gateway</title>") {
+		t.Errorf("query at the primary after a 502 fault: HTTP %d: %s", status, body)
+	}
+	if m := f.apiAt(t, f.client, backup, "/pay/refundquery", map[string]string{"out_refund_no": "R1"}); m["out_refund_no_0"] != "R1" {
+		t.Errorf("query at the backup: %v", m)
+	}
+	f.api(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+
+	// GET /fake/requests: every API request with its domain and fault.
+	type request struct {
+		Domain string    `json:"domain"`
+		Path   string    `json:"path"`
+		Time   time.Time `json:"time"`
+		Fault  string    `json:"fault"`
+	}
+	var rs []request
+	f.admin(t, http.MethodGet, "/fake/requests", "", http.StatusOK, &rs)
+	want := []request{
+		{Domain: "api", Path: "/secapi/pay/refund"},
+		{Domain: "api", Path: "/pay/refundquery", Fault: "502"},
+		{Domain: "api2", Path: "/pay/refundquery"},
+		{Domain: "api", Path: "/pay/refundquery"},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("GET /fake/requests: %+v, want %+v", rs, want)
+	}
+	for i := range rs {
+		if rs[i].Time.IsZero() {
+			t.Errorf("request %d has no time", i)
+		}
+		rs[i].Time = time.Time{}
+	}
+	if !slices.Equal(rs, want) {
+		t.Errorf("GET /fake/requests: %+v, want %+v", rs, want)
+	}
+
+	// Bad input is 400 with an error; times 0 no longer clears anything.
+	for _, c := range []struct{ path, body string }{
+		{"/fake/faults", `{"domain":"api3","path":"/pay/refundquery","fault":"502","times":1}`},
+		{"/fake/faults", `{"domain":"api","path":"/pay/orderquery","fault":"502","times":1}`},
+		{"/fake/faults", `{"domain":"api","path":"/pay/refundquery","fault":"501","times":1}`},
+		{"/fake/faults", `{"domain":"api","path":"/pay/refundquery","fault":"delay","times":1}`},
+		{"/fake/faults", `{"domain":"api","path":"/pay/refundquery","fault":"502","times":0}`},
+		{"/fake/faults", `{"domain":"api","path":"/pay/refundquery","fault":"502","times":1,"when":"now"}`},
+		{"/fake/fail", `{"path":"/pay/refundquery","err_code":"SYSTEMERROR","times":0}`},
+		{"/fake/fail", `{"path":"/pay/refundquery","err_code":"NOSUCHCODE","times":1}`},
+		{"/fake/lose", `{"err_code":"SYSTEMERROR","times":0}`},
+		{"/fake/bills/fail", `{"return_msg":"Bill Creating","times":0}`},
+		{"/fake/domains", `{"domain":"api3","down":true}`},
+		{"/fake/domains", `{"domain":"api"}`},
+	} {
+		var e map[string]string
+		f.admin(t, http.MethodPost, c.path, c.body, http.StatusBadRequest, &e)
+		if e["error"] == "" {
+			t.Errorf("POST %s %s: 400 without an error: %v", c.path, c.body, e)
+		}
+	}
+
+	// POST /fake/faults/clear empties every queue: a 503 for either
+	// domain, a delay, a FAIL answer and a bill failure.
+	for _, c := range []struct{ path, body string }{
+		{"/fake/faults", `{"domain":"","path":"/pay/refundquery","fault":"503","times":5}`},
+		{"/fake/faults", `{"domain":"api","path":"/secapi/pay/refund","fault":"delay","delay_ms":60000,"times":1}`},
+		{"/fake/fail", `{"path":"/pay/refundquery","err_code":"SYSTEMERROR","times":1}`},
+		{"/fake/bills/fail", `{"return_msg":"Bill Creating","times":1}`},
+	} {
+		f.admin(t, http.MethodPost, c.path, c.body, http.StatusOK, nil)
+	}
+	if status, _ := query(backup); status != http.StatusServiceUnavailable {
+		t.Errorf("query at the backup with a 503 queued for either domain: HTTP %d", status)
+	}
+	f.admin(t, http.MethodPost, "/fake/faults/clear", "", http.StatusOK, nil)
+	f.api(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	f.api(t, f.client, "/secapi/pay/refund", map[string]string{ // the same refund again, answered at once
+		"out_trade_no": "O1", "out_refund_no": "R1", "total_fee": "100", "refund_fee": "100"})
+	f.apiAt(t, f.client, backup, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
+	if text := f.raw(t, f.client, "/pay/downloadbill", map[string]string{"bill_date": today, "bill_type": "REFUND"}); !bytes.Contains(text, []byte(",`R1,")) {
+		t.Errorf("the bill after clearing: %s", text)
+	}
+
+	// The primary down: connections refused, the backup serves the same
+	// refund and brings the primary back up. The program logs both.
+	var states []domainState
+	f.admin(t, http.MethodPost, "/fake/domains", `{"domain":"api","down":true}`, http.StatusOK, &states)
+	if len(states) != 2 || !states[0].Down || states[1].Down {
+		t.Errorf("POST /fake/domains down: %+v", states)
+	}
+	eventually(t, "the primary refusing connections", func(ctx context.Context) bool {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(primary, "https://"))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	if got := domains(backup); len(got) != 2 || !got[0].Down || got[1].Down {
+		t.Errorf("GET /fake/domains with the primary down: %+v", got)
+	}
+	f.apiAt(t, f.client, backup, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	eventually(t, "the log of the primary going down", func(context.Context) bool {
+		return strings.Contains(f.stderr.String(), "domain api ("+primary+") is down")
+	})
+	f.adminAt(bg, t, backup, http.MethodPost, "/fake/domains", `{"domain":"api","down":false}`, http.StatusOK, &states)
+	if len(states) != 2 || states[0].Down || states[1].Down {
+		t.Errorf("POST /fake/domains up: %+v", states)
+	}
+	f.client.CloseIdleConnections() // those to the primary were closed with it
+	f.api(t, f.client, "/pay/refundquery", map[string]string{"out_refund_no": "R1"})
+	eventually(t, "the log of the primary coming back", func(context.Context) bool {
+		return strings.Contains(f.stderr.String(), "domain api ("+primary+") is up again")
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,10 +42,13 @@ func TestNotificationsAreRecordedOnce(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, fake.Complete("RF1", wxrefund.RefundStatusSuccess))
-	require.Eventually(t, func() bool { return acknowledged(fake) == 1 }, 5*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err = fake.WaitNotified(ctx, "RF1")
+	require.NoError(t, err)
 
-	require.NoError(t, fake.Redeliver("RF1"))
-	require.Eventually(t, func() bool { return acknowledged(fake) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, fake.Redeliver("RF1")) // returns once acknowledged
+	assert.Equal(t, 2, acknowledged(fake))
 
 	store.mu.Lock()
 	assert.Equal(t, map[string]wxrefund.RefundStatus{"RF1": wxrefund.RefundStatusSuccess}, store.seen)

@@ -155,10 +155,12 @@ func run(ctx context.Context, w io.Writer) error {
 			n.RecvAccount, n.SuccessTime.Format(wxrefund.TimeLayout))
 	}
 	// The fake records a delivery once the handler's reply reached it.
-	acked, err := waitAcked(ctx, fake, 2)
-	step("the fake recorded %d acknowledged deliveries", acked)
-	if err != nil {
-		return err
+	for _, no := range []string{refundOne, refundTwo} {
+		d, err := fake.WaitNotified(ctx, no)
+		if err != nil {
+			return err
+		}
+		step("the fake recorded the acknowledgement of %s (attempt %d)", no, d.Attempt)
 	}
 
 	// 10. The query agrees.
@@ -167,29 +169,6 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "quickstart: OK")
 	return nil
-}
-
-// waitAcked polls the fake's delivery log until want deliveries were
-// acknowledged or ctx ends.
-func waitAcked(ctx context.Context, fake *wxrefundtest.Server, want int) (int, error) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		acked := 0
-		for _, d := range fake.Deliveries() {
-			if d.OK() {
-				acked++
-			}
-		}
-		if acked >= want {
-			return acked, nil
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return acked, fmt.Errorf("want %d acknowledged deliveries, got %d: %w", want, acked, ctx.Err())
-		}
-	}
 }
 
 func printQuery(ctx context.Context, c *wxrefund.Client, w io.Writer, title string) error {

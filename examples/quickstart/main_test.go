@@ -23,7 +23,7 @@ func TestQuickstart(t *testing.T) {
 		"same refund_id",
 		"notification for " + refundOne + ": SUCCESS",
 		"notification for " + refundTwo + ": SUCCESS",
-		"2 acknowledged deliveries",
+		"the fake recorded the acknowledgement of " + refundTwo,
 		"quickstart: OK",
 	} {
 		if !strings.Contains(out.String(), want) {
