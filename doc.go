@@ -25,8 +25,10 @@
 // which WeChat Pay's docs say to send the same request again) means the
 // refund may exist or is still to be made: retry with the same OutRefundNo
 // and amounts ([IsRetryable] says when that helps without a fix first), or
-// look it up with [Client.QueryRefund]. Never allocate a new OutRefundNo for
-// a refund whose outcome is unknown.
+// settle it with [Client.ResolveRefund], which looks it up and sends the
+// same request only when WeChat Pay has none (the sweep to run after a
+// crash, too). Never allocate a new OutRefundNo for a refund whose outcome
+// is unknown.
 //
 // An accepted refund is PROCESSING; its result arrives as a notification
 // ([Client.NotifyHandler]) or through [Client.QueryRefund].
@@ -63,7 +65,9 @@
 // warns before the certificate expires. [Client.AllRefunds] walks an
 // order's refunds page by page. [Client.NotifyHandler] takes
 // [WithNotifyStore], so that a notification WeChat Pay delivers again is
-// processed once, across instances when the store is shared.
+// processed once; a [NotifyClaimer] store shared by all instances (package
+// github.com/go-wxpay/wxrefund/sqlstore, on MySQL, PostgreSQL or SQLite)
+// makes that hold across them.
 //
 // # Service providers and reconciliation
 //

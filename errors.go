@@ -213,6 +213,8 @@ var codeRules = map[string]codeRule{
 	CodeAppIDMchIDNotMatch: {config: ErrInvalidConfig, hint: hintBinding},
 	CodeNoAuth: {config: ErrInvalidConfig, hint: "this server's IP address is not on the merchant's " +
 		"API IP allow-list: add it on the merchant platform, or turn the restriction off"},
+	// A query's proof that no such refund exists (chapter=9_5).
+	CodeRefundNotExist: {is: ErrRefundNotExist},
 	// The numeric error_code of a failed bill download (chapter=9_6).
 	"20002": {is: ErrBillNotFound, hint: hintNoBill},
 }

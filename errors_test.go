@@ -240,7 +240,8 @@ func TestUnknownOutcomeError(t *testing.T) {
 func TestSentinelsDistinct(t *testing.T) {
 	t.Parallel()
 	all := []error{ErrSignatureMismatch, ErrOutcomeUnknown, ErrInvalidRequest, ErrInvalidConfig, ErrCertificate,
-		ErrCertificateRequired, ErrMerchantMismatch, ErrMalformed, ErrBodyTooLarge, ErrDecrypt}
+		ErrCertificateRequired, ErrMerchantMismatch, ErrMalformed, ErrBodyTooLarge, ErrDecrypt, ErrBillNotFound,
+		ErrRefundNotExist, ErrRefundConflict, ErrHTTPStatus, ErrCertificateRejected, ErrSignatureRejected, ErrPaymentNotification}
 	for i, a := range all {
 		for j, b := range all {
 			assert.Equal(t, i == j, errors.Is(a, b), "%v vs %v", a, b)

@@ -264,3 +264,45 @@ func ExampleClient_DownloadRefundBill() {
 	// RF20240603000002 500 PROCESSING
 	// 2 refunds, 2500 fen
 }
+
+// The restart sweep: a refund recorded as sent whose answer was lost is
+// found, not sent twice; one that never reached WeChat Pay is sent.
+func ExampleClient_ResolveRefund() {
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fake.Close()
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	lost := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1", TotalFee: 5000, RefundFee: 1000}
+	fake.LoseNext("", 1) // WeChat Pay applies it; the answer never arrives
+	if _, err := c.Refund(ctx, lost); !errors.Is(err, wxrefund.ErrOutcomeUnknown) {
+		log.Fatal(err)
+	}
+	never := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF2", TotalFee: 5000, RefundFee: 500}
+
+	// After a restart: every refund your records left "sent".
+	for _, req := range []*wxrefund.RefundRequest{lost, never} {
+		res, err := c.ResolveRefund(ctx, req)
+		var conflict *wxrefund.RefundConflictError
+		switch {
+		case errors.As(err, &conflict):
+			fmt.Println(req.OutRefundNo, "is another refund:", conflict.Field) // a person must look
+		case err != nil:
+			fmt.Println(req.OutRefundNo, "still unsettled; sweep again later:", err)
+		default:
+			fmt.Println(req.OutRefundNo, res.Refund.Status, res.Refund.RefundFee, "sent now:", res.Sent)
+		}
+	}
+	// Output:
+	// RF1 PROCESSING 1000 sent now: false
+	// RF2 PROCESSING 500 sent now: true
+}

@@ -52,6 +52,7 @@ var (
 	notifyInvalid       = notifyReply("FAIL", "invalid notification")
 	notifyNoHandler     = notifyReply("FAIL", "no handler")
 	notifyHandlerFailed = notifyReply("FAIL", "handler failed")
+	notifyBusy          = notifyReply("FAIL", "being processed")
 )
 
 // DecryptNotify checks and decrypts the raw body of a refund notification (the
@@ -225,11 +226,14 @@ func (c *Client) ParseNotifyRequest(r *http.Request) (*RefundNotification, error
 // WeChat Pay delivers the same notification several times, sometimes at
 // once and to several instances. Deliveries of the same notification (the
 // same out_refund_no and status) are handled one at a time within the
-// process. With WithNotifyStore, one already processed is acknowledged
-// without calling fn again; fn's failure is never recorded as processed.
-// Without a store, fn must be idempotent. fn should return only once the
-// result is stored durably. WithNotifyLogger records every delivery that is
-// not acknowledged, with its reason.
+// handler; one that waits gives up when its request ends. With
+// WithNotifyStore, one already processed is acknowledged without calling
+// fn again; fn's failure is never recorded as processed. A store that is a
+// [NotifyClaimer] (NewMemoryNotifyStore, or package sqlstore for several
+// instances) makes fn run once per notification across every handler that
+// shares it. Otherwise fn must be idempotent. fn should return only once
+// the result is stored durably. WithNotifyLogger records every delivery
+// that is not acknowledged, with its reason.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16 (the reply).
 func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotification) error, opts ...NotifyOption) http.Handler {
@@ -269,9 +273,19 @@ func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotificatio
 			return
 		}
 		key := notifyKeyOf(n)
-		unlock := locks.lock(key)
-		defer unlock()
 		ctx := r.Context()
+		unlock, err := locks.lock(ctx, key)
+		if err != nil {
+			// The request ended while another delivery of the same
+			// notification ran: answer FAIL, should anyone still listen.
+			reject(http.StatusServiceUnavailable, notifyBusy, "the request ended while another delivery of it was processed", err)
+			return
+		}
+		defer unlock()
+		if claimer, ok := cfg.store.(NotifyClaimer); ok {
+			cfg.serveClaimed(w, r, claimer, key, n, fn)
+			return
+		}
 		if cfg.store != nil {
 			done, err := cfg.store.Processed(ctx, key)
 			if err != nil {
@@ -298,6 +312,64 @@ func (c *Client) NotifyHandler(fn func(ctx context.Context, n *RefundNotificatio
 		writeNotifyReply(w, http.StatusOK, notifyOK)
 	})
 }
+
+// serveClaimed processes a notification under a claim of claimer: see
+// NotifyClaimer. A store failure answers FAIL and is logged; the key is
+// recorded processed only after fn succeeded.
+func (cfg *notifyConfig) serveClaimed(w http.ResponseWriter, r *http.Request, claimer NotifyClaimer, key string,
+	n *RefundNotification, fn func(ctx context.Context, n *RefundNotification) error) {
+	reject := func(status int, reply []byte, reason string, err error) {
+		cfg.logReject(r, status, reason, err)
+		writeNotifyReply(w, status, reply)
+	}
+	lease := cfg.lease
+	if lease <= 0 {
+		lease = DefaultNotifyLease
+	}
+	ctx := r.Context()
+	claim, err := claimer.Claim(ctx, key, lease)
+	switch {
+	case err != nil:
+		reject(http.StatusInternalServerError, notifyHandlerFailed, "the notify store could not claim the notification", err)
+		return
+	case claim.State == ClaimProcessed:
+		writeNotifyReply(w, http.StatusOK, notifyOK) // a duplicate: already handled
+		return
+	case claim.State != ClaimAcquired:
+		reject(http.StatusServiceUnavailable, notifyBusy, "another delivery of it is being processed; WeChat Pay will deliver again", nil)
+		return
+	}
+	// After fn, the store is written even if the request ended meanwhile.
+	store := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	}
+	fctx, cancel := context.WithTimeout(ctx, lease)
+	err = fn(fctx, n)
+	cancel()
+	if err != nil {
+		sctx, cancel := store()
+		defer cancel()
+		if rerr := claimer.Release(sctx, key, claim.Token); rerr != nil {
+			cfg.logReject(r, http.StatusInternalServerError, "the notify store could not release the claim; it expires with its lease", rerr)
+		}
+		// fn's error may quote the notification: not logged.
+		reject(http.StatusInternalServerError, notifyHandlerFailed, "the handler failed; WeChat Pay will deliver again", nil)
+		return
+	}
+	sctx, cancel := store()
+	defer cancel()
+	if err := claimer.MarkProcessed(sctx, key); err != nil {
+		// Not recorded: answer FAIL, so that WeChat Pay delivers again
+		// and a later delivery records it (calling fn again, which must
+		// be idempotent).
+		reject(http.StatusInternalServerError, notifyHandlerFailed, "the notify store could not record the processed notification", err)
+		return
+	}
+	writeNotifyReply(w, http.StatusOK, notifyOK)
+}
+
+// storeTimeout bounds the store writes that follow the handler.
+const storeTimeout = 10 * time.Second
 
 func writeNotifyReply(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")

@@ -95,10 +95,11 @@ type RefundRecord struct {
 
 // QueryRefund looks up refunds at /pay/refundquery. It needs no client
 // certificate. A refund that does not exist is an *Error with ErrCode
-// REFUNDNOTEXIST; an Offset past the order's last refund is PARAM_ERROR.
+// REFUNDNOTEXIST, which matches [ErrRefundNotExist]; an Offset past the
+// order's last refund is PARAM_ERROR.
 //
-// After an unknown Refund outcome, QueryRefund by OutRefundNo tells whether
-// the refund exists: REFUNDNOTEXIST proves it does not.
+// After an unknown Refund outcome, [Client.ResolveRefund] settles the
+// refund; [Client.LookupRefund] returns one refund.
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5.
 func (c *Client) QueryRefund(ctx context.Context, req *QueryRefundRequest) (*QueryRefundResponse, error) {

@@ -5,9 +5,12 @@
 //
 // It demonstrates the safe retry rule: the Client (WithRetry) sends a
 // retryable failure again with the same out_refund_no, and if any attempt's
-// outcome was unknown the program queries the refund by that number before
-// reporting anything. It exits non-zero unless the refund that exists under
-// that number is the one requested.
+// outcome was unknown the program settles it with ResolveRefund, which
+// looks the refund up by that number and sends the same request only when
+// WeChat Pay has no such refund. It exits non-zero unless the refund that
+// exists under that number is the one requested. Running it again with the
+// same flags is safe: a refund left in doubt by a crash is settled the
+// same way.
 package main
 
 import (
@@ -18,8 +21,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-wxpay/wxrefund"
@@ -67,8 +68,9 @@ func options(w io.Writer) []wxrefund.Option {
 }
 
 // run applies for the refund (c retries it with the same out_refund_no while
-// that helps), queries it, and reports to w. It returns nil only once the
-// refund that exists under req.OutRefundNo is known to be the one requested.
+// that helps), settles an unknown outcome, and reports to w. It returns nil
+// only once the refund that exists under req.OutRefundNo is known to be the
+// one requested.
 func run(ctx context.Context, w io.Writer, c *wxrefund.Client, req *wxrefund.RefundRequest) error {
 	resp, err := c.Refund(ctx, req)
 	switch {
@@ -80,59 +82,35 @@ func run(ctx context.Context, w io.Writer, c *wxrefund.Client, req *wxrefund.Ref
 			resp.RefundID, resp.RefundFee, resp.CashRefundFee, resp.CouponRefundFee)
 	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
 		// Some attempt may have created the refund, even if the last one
-		// failed for good: only a query can tell.
-		fmt.Fprintf(w, "outcome unknown (%v); querying by out_refund_no\n", err)
+		// failed for good: only a lookup can tell.
+		fmt.Fprintf(w, "outcome unknown (%v); resolving by out_refund_no\n", err)
 	default:
 		return err
 	}
 
-	// Refund wraps the cause of an unknown outcome in the error that says
-	// so; once the query settles the outcome, report the cause alone.
-	cause := errors.Unwrap(err)
-	q, qerr := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutRefundNo: req.OutRefundNo})
-	if wxrefund.ErrorCode(qerr) == wxrefund.CodeRefundNotExist && err != nil {
-		if wxrefund.IsRetryable(err) {
-			return fmt.Errorf("the refund was not created; send the same request again later (same out_refund_no and amounts): %w", cause)
-		}
-		return fmt.Errorf("the refund was not created: %w", cause)
+	// ResolveRefund looks the refund up, and sends the same request only
+	// if WeChat Pay has none: after a success it only confirms it.
+	res, err := c.ResolveRefund(ctx, req)
+	var conflict *wxrefund.RefundConflictError
+	switch {
+	case errors.As(err, &conflict):
+		r := conflict.Refund.Refund
+		fmt.Fprintf(w, "%s: %s, %d fen\n", r.OutRefundNo, r.Status, r.RefundFee)
+		return fmt.Errorf("out_refund_no %s is taken: the existing refund has %s %s, not %s, so the one requested was not made; "+
+			"check your records before using another out_refund_no", req.OutRefundNo, conflict.Field, conflict.Found, conflict.Requested)
+	case err != nil && wxrefund.IsRetryable(err):
+		return fmt.Errorf("still unsettled; run again later with the same flags (same out_refund_no and amounts): %w", err)
+	case err != nil:
+		return err
 	}
-	if qerr != nil {
-		return qerr
+	if res.Sent {
+		fmt.Fprintf(w, "WeChat Pay had no such refund: sent the same request again, accepted as refund_id=%s\n", res.Refund.RefundID)
 	}
-	for _, r := range q.Refunds {
-		fmt.Fprintf(w, "%s: %s, %d fen", r.OutRefundNo, r.Status, r.RefundFee)
-		if !r.SuccessTime.IsZero() {
-			fmt.Fprintf(w, ", arrived %s", r.SuccessTime.Format(wxrefund.TimeLayout))
-		}
-		fmt.Fprintln(w)
+	r := res.Refund
+	fmt.Fprintf(w, "%s: %s, %d fen", r.OutRefundNo, r.Status, r.RefundFee)
+	if !r.SuccessTime.IsZero() {
+		fmt.Fprintf(w, ", arrived %s", r.SuccessTime.Format(wxrefund.TimeLayout))
 	}
-	i := slices.IndexFunc(q.Refunds, func(r wxrefund.RefundRecord) bool { return r.OutRefundNo == req.OutRefundNo })
-	if i < 0 {
-		return fmt.Errorf("the query did not return out_refund_no %s", req.OutRefundNo)
-	}
-	if d := differences(req, q, q.Refunds[i]); d != "" {
-		msg := fmt.Sprintf("out_refund_no %s is taken: the existing refund has other amounts (%s), so the one requested was not made; "+
-			"check your records before using another out_refund_no", req.OutRefundNo, d)
-		if cause == nil {
-			return errors.New(msg)
-		}
-		return fmt.Errorf("%s: %w", msg, cause)
-	}
+	fmt.Fprintln(w)
 	return nil
-}
-
-// differences lists how r, the refund with req's out_refund_no in the query
-// answer q, differs from req, or returns "" when it is the refund requested.
-func differences(req *wxrefund.RefundRequest, q *wxrefund.QueryRefundResponse, r wxrefund.RefundRecord) string {
-	var d []string
-	add := func(differ bool, format string, args ...any) {
-		if differ {
-			d = append(d, fmt.Sprintf(format, args...))
-		}
-	}
-	add(r.RefundFee != req.RefundFee, "refund_fee %d fen, not %d", r.RefundFee, req.RefundFee)
-	add(q.TotalFee != req.TotalFee, "total_fee %d fen, not %d", q.TotalFee, req.TotalFee)
-	add(req.OutTradeNo != "" && q.OutTradeNo != req.OutTradeNo, "out_trade_no %s, not %s", q.OutTradeNo, req.OutTradeNo)
-	add(req.TransactionID != "" && q.TransactionID != req.TransactionID, "transaction_id %s, not %s", q.TransactionID, req.TransactionID)
-	return strings.Join(d, ", ")
 }

@@ -56,49 +56,60 @@ func TestRunRetriesWithTheSameNumber(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(logs.String(), "sending the same request again"), logs.String())
 }
 
-// When every attempt is unknown, it falls back to the query, which proves
-// the refund was never created.
-func TestRunQueriesWhenStillUnknown(t *testing.T) {
+// When every attempt is unknown, it resolves the refund: WeChat Pay has
+// none, so the same request is sent once more, and one refund exists.
+func TestRunResolvesWhenStillUnknown(t *testing.T) {
 	fake, c := fakeClient(t, io.Discard)
 	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 3)
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF2", TotalFee: 5000, RefundFee: 100}
 	var out strings.Builder
-	err := run(t.Context(), &out, c, req)
+	require.NoError(t, run(t.Context(), &out, c, req))
+	assert.Contains(t, out.String(), "resolving by out_refund_no")
+	assert.Contains(t, out.String(), "sent the same request again")
+	assert.Contains(t, out.String(), "RF2: PROCESSING, 100 fen")
+	assert.Len(t, fake.Refunds("ORD1"), 1)
+}
+
+// When the lookup itself keeps failing, it says to run again later.
+func TestRunSaysRunAgainWhenTheLookupFails(t *testing.T) {
+	fake, c := fakeClient(t, io.Discard)
+	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 3)
+	fake.FailNext(wxrefundtest.PathRefundQuery, wxrefund.CodeSystemError, 3)
+	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF2", TotalFee: 5000, RefundFee: 100}
+	err := run(t.Context(), io.Discard, c, req)
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the query settled it")
-	assert.Equal(t, wxrefund.CodeSystemError, wxrefund.ErrorCode(err))
-	assert.Contains(t, err.Error(), "not created; send the same request again")
-	assert.Contains(t, out.String(), "querying by out_refund_no")
+	assert.Contains(t, err.Error(), "run again later")
 	assert.Empty(t, fake.Refunds("ORD1"))
 }
 
-// When WeChat Pay applied the refund but every answer was lost, the query
-// finds it, and it is the refund requested.
+// When WeChat Pay applied the refund but every answer was lost, the lookup
+// finds it, and it is the refund requested: nothing is sent again.
 func TestRunFindsALostRefund(t *testing.T) {
 	fake, c := fakeClient(t, io.Discard)
 	fake.LoseNext("", 3)
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF5", TotalFee: 5000, RefundFee: 300}
 	var out strings.Builder
 	require.NoError(t, run(t.Context(), &out, c, req))
-	assert.Contains(t, out.String(), "querying by out_refund_no")
+	assert.Contains(t, out.String(), "resolving by out_refund_no")
+	assert.NotContains(t, out.String(), "sent the same request again")
 	assert.Contains(t, out.String(), "RF5: PROCESSING, 300 fen")
 	assert.Len(t, fake.Refunds("ORD1"), 1)
 }
 
 // An unknown first attempt is not forgotten when a later attempt fails for
-// good: the refund is still looked up before a failure is reported.
-func TestRunQueriesAfterAnEarlierUnknown(t *testing.T) {
+// good: the refund is resolved, and the final failure of the request sent
+// again is reported.
+func TestRunResolvesAfterAnEarlierUnknown(t *testing.T) {
 	fake, c := fakeClient(t, io.Discard)
 	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeSystemError, 1)
-	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeTradeOverdue, 1)
+	fake.FailNext(wxrefundtest.PathRefund, wxrefund.CodeTradeOverdue, 2)
 	req := &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF4", TotalFee: 5000, RefundFee: 100}
 	var out strings.Builder
 	err := run(t.Context(), &out, c, req)
-	assert.Contains(t, out.String(), "querying by out_refund_no")
+	assert.Contains(t, out.String(), "resolving by out_refund_no")
 	assert.Equal(t, wxrefund.CodeTradeOverdue, wxrefund.ErrorCode(err))
-	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the query settled it")
-	assert.Contains(t, err.Error(), "not created")
-	assert.NotContains(t, err.Error(), "again", "TRADE_OVERDUE is final")
+	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the lookup settled it")
+	assert.Empty(t, fake.Refunds("ORD1"))
 }
 
 // A number already used with other amounts is not reported as the refund
@@ -110,9 +121,8 @@ func TestRunRefusesARefundWithOtherAmounts(t *testing.T) {
 	var out strings.Builder
 	err := run(t.Context(), &out, c, &wxrefund.RefundRequest{OutTradeNo: "ORD1", OutRefundNo: "RF1", TotalFee: 5000, RefundFee: 1000})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the existing refund has other amounts (refund_fee 2000 fen, not 1000)")
-	assert.Equal(t, wxrefund.CodeRefundFeeMismatch, wxrefund.ErrorCode(err))
-	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the query settled it")
+	assert.Contains(t, err.Error(), "the existing refund has RefundFee 2000, not 1000")
+	assert.NotErrorIs(t, err, wxrefund.ErrOutcomeUnknown, "the lookup settled it")
 	assert.Contains(t, out.String(), "RF1: PROCESSING, 2000 fen")
 	require.Len(t, fake.Refunds("ORD1"), 1)
 	assert.EqualValues(t, 2000, fake.Refunds("ORD1")[0].RefundFee)
@@ -189,7 +199,7 @@ func TestExitStatus(t *testing.T) {
 
 	_, stderr, code = refund("1000")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "the existing refund has other amounts")
+	assert.Contains(t, stderr, "the existing refund has RefundFee 2000, not 1000")
 
 	// Without credentials it says which variables it needs.
 	env = []string{"RUN_REFUND_MAIN=1"}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package sqlstore
+
+// xpDefaultNotifications is TestAcrossProcesses' size.
+const xpDefaultNotifications = 300
