@@ -28,9 +28,15 @@ if [ -z "$ver" ]; then
   log "no PostgreSQL cluster under /etc/postgresql"
   exit 1
 fi
-pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
-for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 && break; sleep 0.1; done
-pg_isready -q -h 127.0.0.1 || { log "PostgreSQL did not start"; exit 1; }
+# A server killed without a shutdown leaves a pid and a socket lock file;
+# starting again removes them once the old processes are gone, so try a few
+# times.
+for _ in 1 2 3 4 5; do
+  pg_isready -q -h 127.0.0.1 && break
+  pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 && break; sleep 0.2; done
+done
+pg_isready -q -h 127.0.0.1 || { log "PostgreSQL did not start (see /var/log/postgresql)"; exit 1; }
 su postgres -c "psql -qtc \"SELECT 1 FROM pg_roles WHERE rolname='wxrefund'\"" | grep -q 1 ||
   su postgres -c "psql -qc \"CREATE ROLE wxrefund LOGIN PASSWORD 'wxrefund'\"" >/dev/null
 su postgres -c "psql -qtc \"SELECT 1 FROM pg_database WHERE datname='wxrefund'\"" | grep -q 1 ||
@@ -38,12 +44,13 @@ su postgres -c "psql -qtc \"SELECT 1 FROM pg_database WHERE datname='wxrefund'\"
 echo "export SQLSTORE_POSTGRES_DSN='postgres://wxrefund:wxrefund@127.0.0.1:5432/wxrefund?sslmode=disable'"
 
 # MariaDB, on 127.0.0.1:3306.
-if ! mysqladmin ping >/dev/null 2>&1; then
+for _ in 1 2 3; do
+  mysqladmin ping >/dev/null 2>&1 && break
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null
-  (mysqld_safe --bind-address=127.0.0.1 >/dev/null 2>&1 &)
-  for _ in $(seq 1 200); do mysqladmin ping >/dev/null 2>&1 && break; sleep 0.1; done
-fi
-mysqladmin ping >/dev/null 2>&1 || { log "MariaDB did not start"; exit 1; }
+  pgrep -x mysqld_safe >/dev/null || (mysqld_safe --bind-address=127.0.0.1 >/dev/null 2>&1 &)
+  for _ in $(seq 1 100); do mysqladmin ping >/dev/null 2>&1 && break; sleep 0.2; done
+done
+mysqladmin ping >/dev/null 2>&1 || { log "MariaDB did not start (see syslog or /var/lib/mysql/*.err)"; exit 1; }
 mysql -e "CREATE DATABASE IF NOT EXISTS wxrefund; CREATE USER IF NOT EXISTS 'wxrefund'@'127.0.0.1' IDENTIFIED BY 'wxrefund';
   GRANT ALL ON wxrefund.* TO 'wxrefund'@'127.0.0.1'; FLUSH PRIVILEGES;" ||
   { log "could not create the MariaDB database"; exit 1; }
