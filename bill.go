@@ -273,10 +273,8 @@ func (c *Client) DownloadRefundBill(ctx context.Context, req *RefundBillRequest,
 	}
 	var sum *RefundBillSummary
 	err = c.overDomains(ctx, opBill, 1, func() bool { return !handed }, func(base string) (err error) {
-		if c.limiter != nil {
-			if err := c.limiter.Wait(ctx); err != nil {
-				return &TransportError{Op: opBill, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
-			}
+		if err := c.waitLimiter(ctx, opBill); err != nil {
+			return err
 		}
 		start := time.Now()
 		sum, err = c.downloadBill(ctx, base, body, owner, counted)

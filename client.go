@@ -269,7 +269,7 @@ func (c *Client) call(ctx context.Context, op, path string, params []param, pars
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &retriedError{attempts: attempt, earlierUnknown: unknown, err: err}
+			return &retriedError{attempts: attempt, earlierUnknown: unknown, err: err, stopped: ctx.Err()}
 		case <-t.C:
 		}
 	}
@@ -369,10 +369,8 @@ func failoverable(err error) bool {
 // send posts body to base+path once (after the rate limiter allows it),
 // reads and checks the answer, and logs the exchange.
 func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n int) (f map[string]string, err error) {
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &TransportError{Op: op, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
-		}
+	if err := c.waitLimiter(ctx, op); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	defer func() { c.logAttempt(ctx, op, base, n, time.Since(start), err) }()
@@ -412,6 +410,21 @@ func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n
 		return nil, err
 	}
 	return c.checkAnswer(op, fields)
+}
+
+// waitLimiter waits for the rate limiter, if any, and then checks the
+// context: a limiter that returned after the context ended (ignoring it)
+// must not lead to a request, and nothing sent is no unknown outcome.
+func (c *Client) waitLimiter(ctx context.Context, op string) error {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return &TransportError{Op: op, Err: fmt.Errorf("rate limiter: %w", err), unsent: true}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return &TransportError{Op: op, Err: err, unsent: true}
+	}
+	return nil
 }
 
 // logAttempt writes the debug record of one exchange: the operation, the
@@ -488,10 +501,17 @@ func (c *Client) encodeRequest(params []param) []byte {
 // transport or the body reader made of it.
 func withContext(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %w", cerr, err)
+		return &contextError{ctx: cerr, err: err}
 	}
 	return err
 }
+
+// contextError is a failure that the context's end caused or accompanied:
+// it matches both, and its text carries the "wxrefund:" prefix once.
+type contextError struct{ ctx, err error }
+
+func (e *contextError) Error() string   { return e.ctx.Error() + ": " + withoutPrefix(e.err) }
+func (e *contextError) Unwrap() []error { return []error{e.ctx, e.err} }
 
 // readAnswer decodes an answer's body: HTTP status 200 and a flat <xml>
 // document, else a *MessageError. The fields alias raw, which the caller

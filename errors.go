@@ -570,12 +570,28 @@ type retriedError struct {
 	attempts       int
 	earlierUnknown bool
 	err            error
+	stopped        error // the context's error, when it ended during a pause between attempts
 }
 
 func (e *retriedError) Error() string {
-	return "wxrefund: after " + strconv.Itoa(e.attempts) + " attempts: " + withoutPrefix(e.err)
+	s := "wxrefund: after " + strconv.Itoa(e.attempts) + " attempt"
+	if e.attempts != 1 {
+		s += "s"
+	}
+	if e.stopped != nil {
+		s += " (" + e.stopped.Error() + " before the next)"
+	}
+	return s + ": " + withoutPrefix(e.err)
 }
-func (e *retriedError) Unwrap() error { return e.err }
+
+// Unwrap returns the last attempt's error and, when the context ended
+// during a pause, the context's error: errors.Is matches both.
+func (e *retriedError) Unwrap() []error {
+	if e.stopped != nil {
+		return []error{e.err, e.stopped}
+	}
+	return []error{e.err}
+}
 
 // failedOverError is the error of the second domain of a failed-over
 // attempt. The first domain failed in a way that may have left the request

@@ -428,6 +428,7 @@ func TestDeadlineDuringBodyRead(t *testing.T) {
 				cancel()
 				require.ErrorIs(t, err, context.DeadlineExceeded)
 				assert.ErrorIs(t, err, ErrOutcomeUnknown)
+				assert.Equal(t, 1, strings.Count(err.Error(), "wxrefund:"), "the prefix once: %v", err)
 				var te *TransportError
 				require.ErrorAs(t, err, &te)
 				if te.StatusCode != 0 {
