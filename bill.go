@@ -287,8 +287,6 @@ func (c *Client) DownloadRefundBill(ctx context.Context, req *RefundBillRequest,
 	return sum, nil
 }
 
-const opBill = "downloadbill"
-
 // validate checks the request and returns its date as bill_date wants it.
 func (r *RefundBillRequest) validate(now time.Time) (string, error) {
 	if r == nil {

@@ -37,6 +37,12 @@ const (
 // or the private key, and neither does a reflection-based dump such as a
 // testify diff of two Clients.
 //
+// It always verifies WeChat Pay's certificate and never follows redirects,
+// reads every answer and notification with a 64 KiB limit as a flat XML
+// document (no DOCTYPE, no entities beyond XML's own), verifies every
+// answer's signature in constant time, and keeps the API key and private key
+// out of every error and log record.
+//
 // Create a Client with NewClient. A zero or nil Client cannot sign or
 // decrypt: Refund, QueryRefund, DecryptNotify and ParseNotifyRequest return an
 // error matching ErrInvalidConfig, and its NotifyHandler never acknowledges.

@@ -639,3 +639,38 @@ func TestZeroClient(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseIdleConnections(t *testing.T) {
+	t.Parallel()
+	c, s := mtSetup(t)
+	mtRefundHandler(t, s.mux, mtRefundOK)
+	for range 3 {
+		_, err := c.Refund(context.Background(), mtRefundReq())
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, s.conns.Load(), "one connection serves many calls")
+	c.CloseIdleConnections()
+	_, err := c.Refund(context.Background(), mtRefundReq())
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, s.conns.Load())
+	(*Client)(nil).CloseIdleConnections() // no panic
+	var zero Client
+	zero.CloseIdleConnections()
+	assert.True(t, errors.Is(errNotCreated, ErrInvalidConfig))
+}
+
+// The params of every request are in the byte order of their names: the
+// order of the string-to-sign, which encodeRequest relies on.
+func TestRequestParamsSorted(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient(mtAppID, mtMchID, mtAPIKey, WithSignType(SignTypeHMACSHA256))
+	require.NoError(t, err)
+	rp := c.refundParams(&RefundRequest{OutTradeNo: "O", OutRefundNo: "R", TotalFee: 2, RefundFee: 1, SubMchID: "1", SubAppID: "wx1"})
+	qp, err := c.queryParams(&QueryRefundRequest{OutTradeNo: "O", SubMchID: "1"})
+	require.NoError(t, err)
+	for _, params := range [][]param{rp[:], qp[:]} {
+		for i := 1; i < len(params); i++ {
+			assert.Less(t, params[i-1].name, params[i].name)
+		}
+	}
+}

@@ -30,24 +30,46 @@ import (
 // For Refund, every error after which the refund may exist, or is to be sent
 // again unchanged, also matches ErrOutcomeUnknown. Which err_codes are
 // unknown outcomes and which are worth resending is decided by one table,
-// codeRules, that Refund and IsRetryable share.
+// codeRules, that Refund, IsRetryable and Classify share.
 
 // Sentinel errors.
 var (
-	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error after
-	// which the refund must not be recorded as failed: it may have been
-	// accepted (a timeout, a broken connection, an HTTP error status, an
-	// answer that cannot be trusted, err_code SYSTEMERROR, BIZERR_NEED_RETRY
-	// or REFUND_FEE_MISMATCH), or WeChat Pay asked for the same request again
-	// later (ORDER_NOT_READY, FREQUENCY_LIMITED, INVALID_REQ_TOO_MUCH, and
-	// NOTENOUGH once the balance is topped up) and an earlier attempt may have
-	// been accepted. Retry with the same OutRefundNo and amounts (IsRetryable
-	// says when that helps without a fix first; pause between attempts), or
-	// look it up with QueryRefund by OutRefundNo. Never allocate a new
-	// OutRefundNo for it.
+	// ErrOutcomeUnknown is matched (with errors.Is) by every Refund error
+	// after which the refund must not be recorded as failed: it may exist,
+	// or WeChat Pay asked for the same request again later and an earlier
+	// attempt may have been accepted. Send the same request again (the same
+	// OutRefundNo and amounts, pausing between attempts), or settle it with
+	// Client.ResolveRefund; never allocate a new OutRefundNo for it. This is
+	// the rule, failure by failure:
 	//
-	// A context that was already done before Refund sent anything does not
-	// match it: nothing left the process.
+	//	failure                                   outcome       send the same request again
+	//	timeout, broken connection, cancelled     unknown       yes
+	//	  during the call
+	//	HTTP status other than 200                unknown       yes
+	//	an answer that cannot be trusted          unknown       yes
+	//	  (does not verify, could be regrouped,
+	//	  does not echo the request, amounts
+	//	  that do not add up)
+	//	SYSTEMERROR, BIZERR_NEED_RETRY,           unknown       yes
+	//	  ORDER_NOT_READY, FREQUENCY_LIMITED
+	//	INVALID_REQ_TOO_MUCH                      unknown       yes, after a minute or more
+	//	NOTENOUGH                                 unknown       after the balance is topped up
+	//	REFUND_FEE_MISMATCH                       unknown       no: the number was used with other
+	//	                                                        amounts; ResolveRefund reports it
+	//	result_code FAIL without an err_code      unknown       no: look the refund up first
+	//	an earlier attempt unknown, the last one  unknown       as the earlier one
+	//	  final (WithRetry)
+	//	the context done before sending, or the   not unknown   when ready: nothing was sent
+	//	  rate limiter refused
+	//	the TLS handshake rejected, nginx's       not unknown   no: fix the certificate or
+	//	  certificate pages, CERT_ERROR                         trust store (FixConfiguration)
+	//	any other err_code (ORDERNOTEXIST,        final         no
+	//	  TRADE_OVERDUE, ...)
+	//
+	// "Send the same request again" is IsRetryable's answer, and SendAgain
+	// Classify's. WeChat Pay's refund (chapter=9_4) and refund query
+	// (chapter=9_5) error tables, and its staff's answers that a SYSTEMERROR
+	// refund may have succeeded, are the sources.
 	ErrOutcomeUnknown = errors.New("wxrefund: refund outcome unknown")
 
 	// ErrInvalidRequest is matched by every *ValidationError: a request that
@@ -99,8 +121,9 @@ var (
 	// trusted (a *MessageError): not a flat XML document of the expected
 	// shape (DOCTYPE, nesting, syntax errors, duplicate fields), fields that
 	// do not parse (a non-integer amount, a record count beyond what the body
-	// holds, a bad time), fields whose signed text could be regrouped (see
-	// checkUnambiguous), or content that contradicts the request or itself
+	// holds, a bad time), fields whose signed text could be regrouped (a
+	// value that holds "&name=" would sign the same as two fields), or
+	// content that contradicts the request or itself
 	// (a refund that does not echo the request's amounts, a query answer
 	// without the refund asked about, a negative amount, a refund larger than
 	// its order).
@@ -128,6 +151,12 @@ var (
 	ErrPaymentNotification = errors.New("wxrefund: this is a payment result notification, not a refund notification")
 )
 
+// CodeError is the err_code "ERROR".
+//
+// Deprecated: use CodeBusinessError, whose name does not read like the
+// Error type.
+const CodeError = CodeBusinessError
+
 // Error codes (err_code) of the refund and refund query APIs. Compare with
 // errors.Is(err, &Error{ErrCode: CodeNotEnough}) or ErrorCode(err).
 //
@@ -136,7 +165,7 @@ const (
 	CodeSystemError          = "SYSTEMERROR"           // outcome unknown; retry with the same out_refund_no
 	CodeBizErrNeedRetry      = "BIZERR_NEED_RETRY"     // concurrent refunds; retry with the same out_refund_no
 	CodeTradeOverdue         = "TRADE_OVERDUE"         // order paid over a year ago
-	CodeError                = "ERROR"                 // generic; see err_code_des
+	CodeBusinessError        = "ERROR"                 // a business rule, such as a refunded order; see err_code_des
 	CodeUserAccountAbnormal  = "USER_ACCOUNT_ABNORMAL" // payer's account closed or frozen
 	CodeInvalidReqTooMuch    = "INVALID_REQ_TOO_MUCH"  // too many invalid requests; wait a minute
 	CodeNotEnough            = "NOTENOUGH"             // refundable balance too low; top up first
@@ -177,23 +206,10 @@ type codeRule struct {
 	hint string
 }
 
-// codeRules is the one classification of err_codes, from WeChat Pay's error
-// tables for refund (chapter=9_4) and refund query (chapter=9_5) and WeChat
-// Pay staff answers in the developer community (a SYSTEMERROR refund may
-// have succeeded). Codes not listed (and unknown future codes) are final for
+// codeRules is the one classification of err_codes, which Refund,
+// IsRetryable and Classify share; ErrOutcomeUnknown's documentation states
+// it for users. Codes not listed (and unknown future codes) are final for
 // the request: neither unknown nor worth resending unchanged.
-//
-//	err_code              unknown  resend  meaning
-//	SYSTEMERROR           yes      yes     WeChat Pay timed out; the refund may exist
-//	BIZERR_NEED_RETRY     yes      yes     concurrent refunds of one order
-//	ORDER_NOT_READY       yes      yes     the order is still being processed
-//	FREQUENCY_LIMITED     yes      yes     rate limited (refunds of older orders)
-//	INVALID_REQ_TOO_MUCH  yes      yes     too many invalid requests: wait >= 1 minute
-//	NOTENOUGH             yes      no      balance too low: top up, then resend
-//	REFUND_FEE_MISMATCH   yes      no      the number was used with other amounts: query it
-//	SIGNERROR             no       no      configuration: wrong API key
-//	CERT_ERROR            no       no      configuration: certificate
-//	APPID_NOT_EXIST, MCHID_NOT_EXIST, APPID_MCHID_NOT_MATCH, NOAUTH: configuration
 var codeRules = map[string]codeRule{
 	CodeSystemError:       {unknown: true, resend: true},
 	CodeBizErrNeedRetry:   {unknown: true, resend: true},
@@ -360,13 +376,9 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// Retryable reports whether sending the same request again, with the same
-// out_refund_no and amounts, is the right response (after a pause, of at
-// least a minute for INVALID_REQ_TOO_MUCH): SYSTEMERROR, BIZERR_NEED_RETRY,
-// ORDER_NOT_READY, FREQUENCY_LIMITED and INVALID_REQ_TOO_MUCH. Other codes
-// need a fix first (NOTENOUGH: a top-up; SIGNERROR, PARAM_ERROR: the request
-// or configuration) or are final (TRADE_OVERDUE, USER_ACCOUNT_ABNORMAL,
-// ORDERNOTEXIST).
+// Retryable reports whether sending the same request again unchanged is the
+// right response, after a pause (see [ErrOutcomeUnknown] for which codes).
+// Prefer [Classify], which reads every kind of error.
 func (e *Error) Retryable() bool { return e.rule().resend }
 
 // ErrorCode returns the err_code of the *Error in err's chain, or "".
@@ -378,13 +390,14 @@ func ErrorCode(err error) string {
 	return ""
 }
 
-// IsRetryable reports whether sending the same request again (for Refund: the
-// same OutRefundNo and amounts) is right after err, without a fix first: an
-// *Error whose err_code asks for it (Error.Retryable), a *TransportError
-// other than a rejected TLS handshake or a context the caller cancelled
-// (TransportError.Retryable), or a *MessageError for a call, other than a
-// rejected certificate (MessageError.Retryable). It does not look at any
-// context: a retry loop must also stop when its own context is done.
+// IsRetryable reports whether sending the same request again (for Refund:
+// the same OutRefundNo and amounts) is right after err without a fix first:
+// an *Error whose err_code asks for it, a *TransportError other than a
+// rejected TLS handshake or a context the caller cancelled, or a
+// *MessageError for a call other than a rejected certificate. It does not
+// look at any context: a retry loop must also stop when its own context is
+// done. [Classify] answers the wider question of what to do, and is the one
+// to reach for; IsRetryable is its SendAgain without a change first.
 func IsRetryable(err error) bool {
 	var e *Error
 	var te *TransportError
@@ -432,7 +445,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidReq
 // rejection that reaches the client as a reset connection instead of an
 // alert, as can happen over HTTP/2, stays unknown.
 type TransportError struct {
-	Op         string // "refund" or "refundquery"
+	Op         string // which call: OpRefund, OpRefundQuery or OpDownloadBill
 	StatusCode int    // HTTP status when the body broke off, 0 when no response arrived
 	Err        error
 
@@ -528,7 +541,7 @@ func remoteCertificateAlert(err error) bool {
 // ErrOutcomeUnknown), except for nginx's certificate pages: nginx answers
 // them itself, before any backend sees the request.
 type MessageError struct {
-	Op         string // "refund", "refundquery" or "notification"
+	Op         string // which call: OpRefund, OpRefundQuery, OpDownloadBill or OpNotification
 	StatusCode int    // the answer's HTTP status; 0 for a notification
 	Err        error
 }
@@ -554,11 +567,20 @@ func (e *MessageError) Retryable() bool {
 	return e.Op != opNotification && !errors.Is(e.Err, ErrCertificateRejected)
 }
 
-// The Op values of TransportError and MessageError.
+// The Op values of TransportError and MessageError: which call failed.
 const (
-	opRefund       = "refund"
-	opRefundQuery  = "refundquery"
-	opNotification = "notification"
+	OpRefund       = "refund"       // Refund, and ResolveRefund's refund
+	OpRefundQuery  = "refundquery"  // QueryRefund, AllRefunds, LookupRefund
+	OpNotification = "notification" // DecryptNotify, NotifyHandler
+	OpDownloadBill = "downloadbill" // DownloadRefundBill
+)
+
+// The names the package's code uses.
+const (
+	opRefund       = OpRefund
+	opRefundQuery  = OpRefundQuery
+	opNotification = OpNotification
+	opBill         = OpDownloadBill
 )
 
 // retriedError is the last error of a call that made more than one

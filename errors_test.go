@@ -117,7 +117,7 @@ func TestErrorRetryable(t *testing.T) {
 		{CodeUserAccountAbnormal, false},
 		{CodeParamError, false},
 		{CodeSignError, false},
-		{CodeError, false},
+		{CodeBusinessError, false},
 		{CodeInvalidTransactionID, false},
 		{CodeOrderNotExist, false},
 		{CodeRefundFeeMismatch, false},

@@ -15,25 +15,6 @@ import (
 	"github.com/go-wxpay/wxrefund/wxrefundtest"
 )
 
-// exampleFake starts the fake WeChat Pay server with one paid order and
-// returns a Client for it. In production the options are WithPEMFiles (or
-// WithPKCS12File) and nothing else.
-func exampleFake() (*wxrefundtest.Server, *wxrefund.Client) {
-	fake, err := wxrefundtest.NewServer()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
-		log.Fatal(err)
-	}
-	appID, mchID, apiKey := fake.Credentials()
-	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return fake, c
-}
-
 func ExampleNewClient() {
 	// The merchant's credentials: AppID, mch_id, the 32-character API v2 key
 	// and the API certificate (apiclient_cert.pem + apiclient_key.pem).
@@ -55,7 +36,20 @@ func ExampleNewClient() {
 }
 
 func ExampleClient_Refund() {
-	fake, c := exampleFake()
+	// The fake WeChat Pay (package wxrefundtest) stands in for
+	// api.mch.weixin.qq.com, with one paid order.
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
 	ctx := context.Background()
 
@@ -94,7 +88,20 @@ func ExampleClient_Refund() {
 }
 
 func ExampleClient_QueryRefund() {
-	fake, c := exampleFake()
+	// The fake WeChat Pay (package wxrefundtest) stands in for
+	// api.mch.weixin.qq.com, with one paid order.
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
 	ctx := context.Background()
 
@@ -211,7 +218,20 @@ func ExampleWithRetry() {
 }
 
 func ExampleClient_AllRefunds() {
-	fake, c := exampleFake()
+	// The fake WeChat Pay (package wxrefundtest) stands in for
+	// api.mch.weixin.qq.com, with one paid order.
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
 	ctx := context.Background()
 	for i := range 12 {
@@ -235,7 +255,20 @@ func ExampleClient_AllRefunds() {
 }
 
 func ExampleClient_DownloadRefundBill() {
-	fake, c := exampleFake()
+	// The fake WeChat Pay (package wxrefundtest) stands in for
+	// api.mch.weixin.qq.com, with one paid order.
+	fake, err := wxrefundtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fake.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD20240601123456", TotalFee: 5000}); err != nil {
+		log.Fatal(err)
+	}
+	appID, mchID, apiKey := fake.Credentials()
+	c, err := wxrefund.NewClient(appID, mchID, apiKey, fake.ClientOptions()...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
 	ctx := context.Background()
 	for i, fee := range []int64{2000, 500} {

@@ -9,18 +9,14 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
 	"log"
 	"maps"
-	"math/big"
 	"mime"
 	"net"
 	"net/http"
@@ -32,10 +28,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-wxpay/wxrefund/internal/testpki"
 )
 
 // The illustrative merchant of the committed vectors (testdata/vectors):
@@ -84,8 +81,10 @@ func mtReadVector(t testing.TB, name string) []byte {
 // Certificates
 
 // mtPKI is a CA, a server certificate for 127.0.0.1 and a merchant client
-// certificate, all generated in memory once per test binary.
+// certificate whose CN is mtMchID, all generated in memory (internal/testpki)
+// once per test binary.
 type mtPKI struct {
+	ca            *testpki.CA     // issues the special certificates of certs_test.go too
 	caPool        *x509.CertPool  // trusts the in-memory CA only
 	serverCert    tls.Certificate // 127.0.0.1, issued by the CA
 	clientCert    tls.Certificate // merchant certificate issued by the CA
@@ -106,62 +105,21 @@ func mtGeneratePKI() *mtPKI {
 			panic("mtGeneratePKI: " + err.Error())
 		}
 	}
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		must(err)
-		return k
-	}
-	notBefore := time.Now().Add(-time.Hour)
-	notAfter := time.Now().Add(24 * time.Hour)
-
-	caKey := newKey()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{Organization: []string{"wxrefund tests"}, CommonName: "wxrefund in-memory test CA"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	ca, err := testpki.NewCA("wxrefund tests")
 	must(err)
-	ca, err := x509.ParseCertificate(caDER)
+	server, err := ca.Server(nil)
 	must(err)
-
-	issue := func(serial int64, tmpl *x509.Certificate) (tls.Certificate, *x509.Certificate, *ecdsa.PrivateKey) {
-		key := newKey()
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-		must(err)
-		leaf, err := x509.ParseCertificate(der)
-		must(err)
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf, key
-	}
-	serverCert, _, _ := issue(2, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	clientCert, clientLeaf, clientKey := issue(3, &x509.Certificate{
-		Subject:     pkix.Name{Organization: []string{"wxrefund tests"}, CommonName: mtMchID + " in-memory merchant"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	keyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)
+	client, err := ca.Merchant(mtMchID)
 	must(err)
-
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
 	return &mtPKI{
-		caPool:        pool,
-		serverCert:    serverCert,
-		clientCert:    clientCert,
-		clientLeaf:    clientLeaf,
-		clientCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientCert.Certificate[0]}),
-		clientKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		clientKey:     clientKey,
+		ca:            ca,
+		caPool:        ca.Pool(),
+		serverCert:    server.TLS(),
+		clientCert:    client.TLS(),
+		clientLeaf:    client.Leaf,
+		clientCertPEM: client.CertPEM,
+		clientKeyPEM:  client.KeyPEM,
+		clientKey:     client.Key,
 	}
 }
 

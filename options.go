@@ -215,12 +215,9 @@ func WithTimeout(d time.Duration) Option {
 // disaster recovery" domain of its docs, which serves the same paths).
 const BackupBaseURL = "https://api2.mch.weixin.qq.com"
 
-// RetryPolicy says how Refund and QueryRefund send a request again. Only
-// what is safe is retried: failures whose outcome is unknown (no usable
-// answer, an answer that cannot be trusted) and the err_codes after which
-// WeChat Pay's docs say to send the same request again (IsRetryable), always
-// with the same out_refund_no and amounts (a fresh nonce and signature).
-// REFUND_FEE_MISMATCH, NOTENOUGH and final business errors are not retried.
+// RetryPolicy says how Refund and QueryRefund send a request again: only
+// what [IsRetryable] allows (the rule is on [ErrOutcomeUnknown]), always the
+// same request with a fresh nonce and signature.
 type RetryPolicy struct {
 	MaxAttempts int           // attempts in all, the first included; <= 1: no retry
 	BaseDelay   time.Duration // first pause (0: 200ms); grows exponentially with jitter
@@ -263,10 +260,10 @@ func WithRetry(p RetryPolicy) Option {
 // a failure the backup is tried first for a minute, then the primary again.
 // Both are verified against the same roots.
 //
-// "" means BackupBaseURL, the backup of WeChat Pay's own domain: NewClient
-// refuses it together with a WithBaseURL other than DefaultBaseURL, so that
-// a test against a fake never fails over to the real WeChat Pay. Name the
-// fake's backup instead (wxrefundtest's Server.BackupURL).
+// In production, pass BackupBaseURL ("" means it too). NewClient refuses
+// "" together with a WithBaseURL other than DefaultBaseURL, so that a test
+// against a fake never fails over to the real WeChat Pay: name the fake's
+// backup instead (wxrefundtest's Server.BackupURL).
 func WithFailover(backupBaseURL string) Option {
 	return func(o *options) error {
 		o.backupDefault = backupBaseURL == ""

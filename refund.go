@@ -85,19 +85,11 @@ const (
 // ErrInvalidRequest and name the field). A Client without a certificate
 // returns ErrCertificateRequired.
 //
-// An error after which the refund must not be recorded as failed matches
-// ErrOutcomeUnknown: a timeout (a context cancelled mid-call too), a broken
-// connection, an HTTP error, an answer that cannot be trusted (a
-// *MessageError: one that does not verify, could have been regrouped, or
-// does not echo the request's out_refund_no, order id, refund_fee and
-// total_fee, lacks refund_id or has amounts that do not add up), an
-// err_code after which WeChat Pay's docs say to send the same request again
-// (SYSTEMERROR, BIZERR_NEED_RETRY, ORDER_NOT_READY, FREQUENCY_LIMITED,
-// INVALID_REQ_TOO_MUCH, NOTENOUGH), and REFUND_FEE_MISMATCH (this
-// OutRefundNo was used with other amounts: query it before anything else).
-// Retry those with the same request when IsRetryable says so, pausing
-// between attempts, or QueryRefund by OutRefundNo. Other business failures
-// are an *Error with the err_code; see Error.Retryable and Error.Hint.
+// An error after which the refund may exist matches [ErrOutcomeUnknown],
+// whose documentation has the rule for every failure: send the same request
+// again, or settle it with [Client.ResolveRefund]. [Classify] says what to
+// do about any error. Other business failures are an *Error with the
+// err_code and, where it helps, a Hint.
 //
 // Nothing is sent, and the error matches the context's error but not
 // ErrOutcomeUnknown, when ctx is already done; a context that ends during

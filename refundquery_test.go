@@ -554,3 +554,25 @@ func mtRenumberRecords(f map[string]string, shift int) {
 		f[k] = v
 	}
 }
+
+// An identifier longer than WeChat Pay allows is refused before sending.
+func TestQueryRefundIdentifierLengths(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	hits := mtCountHits(mux, pathRefundQuery)
+	for _, tc := range []struct {
+		field string
+		req   QueryRefundRequest
+	}{
+		{"TransactionID", QueryRefundRequest{TransactionID: strings.Repeat("4", 33)}},
+		{"OutTradeNo", QueryRefundRequest{OutTradeNo: strings.Repeat("o", 33)}},
+		{"RefundID", QueryRefundRequest{RefundID: strings.Repeat("5", 33)}},
+		{"OutRefundNo", QueryRefundRequest{OutRefundNo: strings.Repeat("r", 65)}},
+	} {
+		_, err := c.QueryRefund(context.Background(), &tc.req)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, tc.field)
+		assert.Equal(t, tc.field, ve.Field)
+	}
+	assert.Zero(t, hits.Load())
+}

@@ -34,17 +34,15 @@ func (t SignType) valid() bool { return t == SignTypeMD5 || t == SignTypeHMACSHA
 // does when sign_type is absent.
 //
 // Sign is exported for users who sign other API v2 calls; the Client signs
-// its own requests and verifies every response. For HMAC-SHA256 it keeps
-// keyed HMAC states for the first 16 API keys it is given, for the life of
-// the process (a Client keeps its own instead).
+// its own requests and verifies every response. It keeps nothing derived
+// from apiKey after it returns (a Client keeps keyed hash states of its own
+// key, for speed).
 //
 // See https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3.
 func Sign(params map[string]string, apiKey string, t SignType) string {
 	var w *signWriter
 	if t != SignTypeHMACSHA256 {
 		w = md5Writers.Get().(*signWriter)
-	} else if s := cachedSigner(apiKey); s != nil {
-		w = s.writer(t)
 	} else {
 		w = &signWriter{h: hmac.New(sha256.New, []byte(apiKey))}
 	}
@@ -63,31 +61,6 @@ func Sign(params map[string]string, apiKey string, t SignType) string {
 	w.keys = keys[:0]
 	var dst [64]byte
 	return string(w.finish(dst[:0], apiKey))
-}
-
-// signers keeps a signer (pooled keyed HMAC states) for each of the first
-// few API keys Sign is called with: a process signs with one key or a
-// handful, and a keyed HMAC costs two hash blocks and several allocations to
-// set up. Keys past the limit are signed without a pool.
-var signers struct {
-	sync.Mutex
-	m map[string]*signer
-}
-
-const maxCachedSigners = 16
-
-func cachedSigner(apiKey string) *signer {
-	signers.Lock()
-	defer signers.Unlock()
-	s := signers.m[apiKey]
-	if s == nil && len(signers.m) < maxCachedSigners {
-		if signers.m == nil {
-			signers.m = make(map[string]*signer)
-		}
-		s = newSigner(apiKey)
-		signers.m[apiKey] = s
-	}
-	return s
 }
 
 // md5Pool holds MD5 states; they carry no key (signWriter.finish resets

@@ -107,7 +107,7 @@ func (s *Server) adminComplete(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, _ := s.Refund(in.OutRefundNo)
+	st, _ := s.RefundState(in.OutRefundNo)
 	writeJSON(w, http.StatusOK, st)
 }
 

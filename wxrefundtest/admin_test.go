@@ -174,7 +174,7 @@ func TestAdminErrors(t *testing.T) {
 	}
 	// Nothing changed.
 	require.Len(t, s.Refunds("O1"), 2)
-	st, _ := s.Refund("PROC")
+	st, _ := s.RefundState("PROC")
 	require.Equal(t, wxrefund.RefundStatusProcessing, st.Status)
 	_, ok := s.Order("O9")
 	require.False(t, ok)

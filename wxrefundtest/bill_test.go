@@ -223,7 +223,7 @@ func billLedger(t testing.TB, opts ...wxrefundtest.Option) (*wxrefundtest.Server
 	mustRefund(t, s, "O2", "R4", 1000, 5)
 	ids := map[string]string{}
 	for _, no := range []string{"R1", "R2", "R3", "R4"} {
-		st, ok := s.Refund(no)
+		st, ok := s.RefundState(no)
 		require.True(t, ok)
 		ids[no] = st.RefundID
 	}

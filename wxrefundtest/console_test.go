@@ -270,7 +270,7 @@ func TestConsoleActionsMatchAdmin(t *testing.T) {
 	consoleDo(t, c, "lose", url.Values{"err_code": {"SYSTEMERROR"}, "times": {"1"}})
 	both(func(s *wxrefundtest.Server) {
 		requireErrCode(t, refund(t, s, "O1", "R5", 5000, 100), "SYSTEMERROR")
-		_, applied := s.Refund("R5")
+		_, applied := s.RefundState("R5")
 		require.True(t, applied)
 	})
 	same()
@@ -289,7 +289,7 @@ func TestConsoleActionsMatchAdmin(t *testing.T) {
 	both(func(s *wxrefundtest.Server) {
 		status, raw := postRaw(t, httpClient(t, s, true), s.URL()+wxrefundtest.PathRefund, r6(s))
 		require.Equal(t, http.StatusBadGateway, status, "%s", raw)
-		_, applied := s.Refund("R6")
+		_, applied := s.RefundState("R6")
 		require.False(t, applied)
 	})
 	same()
@@ -441,7 +441,7 @@ func TestConsoleGetChangesNothing(t *testing.T) {
 	status, _ := consoleGet(t, s, "/fake/console/balance")
 	require.Equal(t, http.StatusMethodNotAllowed, status)
 	require.Greater(t, s.Balance(), int64(1))
-	r, _ := s.Refund("R1")
+	r, _ := s.RefundState("R1")
 	require.Equal(t, wxrefund.RefundStatusProcessing, r.Status)
 	_, found := s.Order("O2")
 	require.False(t, found)
@@ -699,7 +699,7 @@ func TestConsoleFaultForm(t *testing.T) {
 		status, raw := postRaw(t, hc, s.URL()+wxrefundtest.PathRefund, body(wxrefundtest.PathRefund, "R1"))
 		require.Equal(t, http.StatusServiceUnavailable, status)
 		require.Contains(t, string(raw), "<h1>503 Service Unavailable</h1>")
-		_, applied := s.Refund("R1")
+		_, applied := s.RefundState("R1")
 		require.False(t, applied)
 	}
 	status, raw := postRaw(t, hc, s.URL()+wxrefundtest.PathRefund, body(wxrefundtest.PathRefund, "R1"))

@@ -109,7 +109,7 @@ func ExampleServer_LoseNext() {
 	_, err = c.Refund(ctx, req)
 	fmt.Println(errors.Is(err, wxrefund.ErrOutcomeUnknown))
 
-	applied, _ := s.Refund("RF1") // the fake knows better
+	applied, _ := s.RefundState("RF1") // the fake knows better
 	r, err := c.Refund(ctx, req)
 	if err != nil {
 		log.Fatal(err)

@@ -195,7 +195,7 @@ func checkTimes(times int) error {
 // accept.
 var (
 	refundCodes = codeSet(wxrefund.CodeSystemError, wxrefund.CodeBizErrNeedRetry, wxrefund.CodeTradeOverdue,
-		wxrefund.CodeError, wxrefund.CodeUserAccountAbnormal, wxrefund.CodeInvalidReqTooMuch, wxrefund.CodeNotEnough,
+		wxrefund.CodeBusinessError, wxrefund.CodeUserAccountAbnormal, wxrefund.CodeInvalidReqTooMuch, wxrefund.CodeNotEnough,
 		wxrefund.CodeInvalidTransactionID, wxrefund.CodeParamError, wxrefund.CodeAppIDNotExist,
 		wxrefund.CodeMchIDNotExist, wxrefund.CodeAppIDMchIDNotMatch, wxrefund.CodeOrderNotExist,
 		wxrefund.CodeRequirePostMethod, wxrefund.CodeSignError, wxrefund.CodeXMLFormatError,

@@ -19,7 +19,7 @@ import (
 
 // These tests drive the fake with hand-written XML over plain net/http,
 // signed and parsed with the fake's own codec (export_test.go), so that the
-// fake is tested independently of package wxrefund (client_test.go adds
+// fake is tested independently of package wxrefund (withclient_test.go adds
 // round trips through wxrefund.Client).
 
 // newServer starts a Server that is closed when the test ends.

@@ -221,8 +221,9 @@ func (s *Server) Refunds(outTradeNo string) []RefundState {
 	return out
 }
 
-// Refund returns the refund with the given out_refund_no.
-func (s *Server) Refund(outRefundNo string) (RefundState, bool) {
+// RefundState returns the state of the refund with the given
+// out_refund_no, and whether there is one.
+func (s *Server) RefundState(outRefundNo string) (RefundState, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.refunds[outRefundNo]
@@ -231,6 +232,11 @@ func (s *Server) Refund(outRefundNo string) (RefundState, bool) {
 	}
 	return r.state(), true
 }
+
+// Refund returns the state of the refund with the given out_refund_no.
+//
+// Deprecated: use RefundState; Refund reads like the API call it is not.
+func (s *Server) Refund(outRefundNo string) (RefundState, bool) { return s.RefundState(outRefundNo) }
 
 // SetBalance sets the merchant's refundable balance in fen (see
 // WithBalance), for example to top it up after a NOTENOUGH.
@@ -490,7 +496,7 @@ func (s *Server) acceptRefund(q refundReq) (map[string]string, *bizError) {
 	remaining := o.TotalFee - refunded
 	switch {
 	case remaining == 0:
-		return nil, &bizError{wxrefund.CodeError, "订单已全额退款"}
+		return nil, &bizError{wxrefund.CodeBusinessError, "订单已全额退款"}
 	case len(o.refunds) >= MaxRefundsPerOrder:
 		return nil, &bizError{wxrefund.CodeInvalidRequest, "退款次数超过限制，一笔订单最多退款50次"}
 	case q.refundFee > remaining:

@@ -94,7 +94,7 @@ func waitDeliveries(t testing.TB, s *wxrefundtest.Server, n int) []wxrefundtest.
 func waitNotify(t testing.TB, s *wxrefundtest.Server, outRefundNo string, want wxrefundtest.NotifyState) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		st, _ := s.Refund(outRefundNo)
+		st, _ := s.RefundState(outRefundNo)
 		return st.Notify == want
 	}, 10*time.Second, time.Millisecond, "waiting for %s to be %s", outRefundNo, want)
 }
@@ -142,7 +142,7 @@ func TestCompleteDeliversNotification(t *testing.T) {
 	require.EqualValues(t, 1800, n.SettlementRefundFee)
 	require.True(t, n.SuccessTime.Equal(clk.Now()))
 
-	st, _ := s.Refund("RF1")
+	st, _ := s.RefundState("RF1")
 	require.Equal(t, wxrefund.RefundStatusSuccess, st.Status)
 }
 
@@ -176,7 +176,7 @@ func TestCompleteStatuses(t *testing.T) {
 	mustRefund(t, s, "O1", "R4", 1000, 10)
 	require.Error(t, s.Complete("R4", wxrefund.RefundStatusProcessing))
 	require.Error(t, s.Complete("R4", "FAIL"))
-	st, _ := s.Refund("R4")
+	st, _ := s.RefundState("R4")
 	require.Equal(t, wxrefund.RefundStatusProcessing, st.Status)
 }
 
@@ -185,7 +185,7 @@ func TestNoNotifyURL(t *testing.T) {
 	addOrder(t, s, wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 100})
 	mustRefund(t, s, "O1", "R1", 100, 10)
 	require.NoError(t, s.Complete("R1", wxrefund.RefundStatusSuccess))
-	st, _ := s.Refund("R1")
+	st, _ := s.RefundState("R1")
 	require.Equal(t, wxrefundtest.NotifyState(""), st.Notify)
 	require.Error(t, s.Redeliver("R1"))
 	require.Empty(t, s.Deliveries())
@@ -322,7 +322,7 @@ func TestRedeliverReportsFailure(t *testing.T) {
 	waitNotify(t, s, "R1", wxrefundtest.NotifyDelivered)
 	require.ErrorIs(t, s.Redeliver("R1"), wxrefundtest.ErrDeliveryFailed)
 	waitDeliveries(t, s, 2)
-	st, _ := s.Refund("R1")
+	st, _ := s.RefundState("R1")
 	require.Equal(t, wxrefundtest.NotifyDelivered, st.Notify, "a failed duplicate changes nothing")
 }
 
@@ -407,7 +407,7 @@ func TestCloseStopsDeliveries(t *testing.T) {
 	require.NotEmpty(t, ds[0].Err)
 	require.ErrorIs(t, s.Complete("R1", wxrefund.RefundStatusSuccess), wxrefundtest.ErrClosed)
 	require.ErrorIs(t, s.Redeliver("R2"), wxrefundtest.ErrClosed)
-	st, _ := s.Refund("R1")
+	st, _ := s.RefundState("R1")
 	require.Equal(t, wxrefund.RefundStatusProcessing, st.Status)
 }
 

@@ -99,7 +99,7 @@ func TestPartnerRefundAndQuery(t *testing.T) {
 		requireErrCode(t, r, wxrefund.CodeOrderNotExist)
 		require.Equal(t, subB, r["sub_mch_id"])
 	}
-	_, ok := s.Refund("RB9")
+	_, ok := s.RefundState("RB9")
 	require.False(t, ok)
 
 	// subB refunds its own order, with the sub_appid bound to it.
@@ -108,10 +108,10 @@ func TestPartnerRefundAndQuery(t *testing.T) {
 	requireOK(t, b)
 	require.Equal(t, appOfB, b["sub_appid"])
 
-	st, _ := s.Refund("RA1")
+	st, _ := s.RefundState("RA1")
 	require.Equal(t, subA, st.SubMchID)
 	require.Equal(t, appOfA, st.SubAppID, "the order's sub_appid when the request had none")
-	st, _ = s.Refund("RB1")
+	st, _ = s.RefundState("RB1")
 	require.Equal(t, subB, st.SubMchID)
 	require.Equal(t, appOfB, st.SubAppID)
 }
@@ -145,7 +145,7 @@ func TestPartnerErrors(t *testing.T) {
 				requireReturnFail(t, f, tc.msg)
 				require.NotContains(t, f, "sub_mch_id")
 			}
-			_, ok := tc.server.Refund("E1")
+			_, ok := tc.server.RefundState("E1")
 			require.False(t, ok, "nothing was refunded")
 		})
 	}

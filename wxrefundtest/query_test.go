@@ -187,7 +187,7 @@ func TestQueryFields(t *testing.T) {
 		}
 	}
 
-	st, ok := s.Refund("RF1")
+	st, ok := s.RefundState("RF1")
 	require.True(t, ok)
 	require.Equal(t, clk.Now(), st.SuccessTime)
 }

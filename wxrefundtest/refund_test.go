@@ -115,7 +115,7 @@ func TestRefundOverRefund(t *testing.T) {
 	require.Contains(t, f["err_code_des"], "refund_fee greater than refundable")
 	mustRefund(t, s, "O1", "R3", 1000, 400)
 	// Fully refunded now.
-	requireErrCode(t, refund(t, s, "O1", "R4", 1000, 1), wxrefund.CodeError)
+	requireErrCode(t, refund(t, s, "O1", "R4", 1000, 1), wxrefund.CodeBusinessError)
 
 	fee, _, _ := sum(s.Refunds("O1"))
 	require.EqualValues(t, 1000, fee)
@@ -335,7 +335,7 @@ func TestConcurrentRefunds(t *testing.T) {
 		require.NoError(t, r.err)
 		f := decode(t, s, r.raw, wxrefund.SignTypeMD5)
 		if f["result_code"] != "SUCCESS" {
-			require.Equal(t, wxrefund.CodeError, f["err_code"], "refund %s: the order is fully refunded", r.no)
+			require.Equal(t, wxrefund.CodeBusinessError, f["err_code"], "refund %s: the order is fully refunded", r.no)
 			continue
 		}
 		if prev, ok := ids[r.no]; ok {

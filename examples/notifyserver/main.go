@@ -66,7 +66,7 @@ func main() {
 func newHandler(c *wxrefund.Client, path string, store *refundStore, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(path, c.NotifyHandler(store.record,
-		wxrefund.WithNotifyStore(wxrefund.NewMemoryNotifyStore(100_000, 25*time.Hour)),
+		wxrefund.WithNotifyStore(wxrefund.NewMemoryNotifyStore(wxrefund.DefaultMemoryNotifyEntries, wxrefund.DefaultMemoryNotifyTTL)),
 		wxrefund.WithNotifyLogger(logger)))
 	return mux
 }

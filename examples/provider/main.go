@@ -87,7 +87,7 @@ func run(ctx context.Context, w io.Writer) error {
 			notified <- n
 		}
 		return nil
-	}, wxrefund.WithNotifyStore(wxrefund.NewMemoryNotifyStore(0, 0)))
+	}, wxrefund.WithNotifyStore(wxrefund.NewMemoryNotifyStore(wxrefund.DefaultMemoryNotifyEntries, wxrefund.DefaultMemoryNotifyTTL)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("refund %s: want an unknown outcome from the lost answer, got %v", refundTwo, err)
 	}
 	step("refund %s: %v", refundTwo, err)
-	made, ok := fake.Refund(refundTwo)
+	made, ok := fake.RefundState(refundTwo)
 	if !ok {
 		return fmt.Errorf("refund %s: the fake did not make the refund whose answer it lost", refundTwo)
 	}

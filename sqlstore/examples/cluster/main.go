@@ -308,7 +308,7 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 			}
 			outcome = ": the client saw an unknown outcome"
 		}
-		if _, applied := fake.Refund(r.no); applied != r.wantApplied {
+		if _, applied := fake.RefundState(r.no); applied != r.wantApplied {
 			return fmt.Errorf("refund %s: the fake has it: %t, want %t", r.no, applied, r.wantApplied)
 		}
 		line("%s (%s, %d of %d fen): %s%s", r.no, r.order, r.fee, r.total, r.what, outcome)
@@ -761,7 +761,7 @@ func (t *tally) snapshot() map[string][]int {
 // notificationBody is the notification WeChat Pay would POST for the final
 // refund outRefundNo.
 func notificationBody(fake *wxrefundtest.Server, outRefundNo string) ([]byte, error) {
-	st, ok := fake.Refund(outRefundNo)
+	st, ok := fake.RefundState(outRefundNo)
 	if !ok {
 		return nil, fmt.Errorf("the fake has no refund %s", outRefundNo)
 	}

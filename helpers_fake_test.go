@@ -1,5 +1,9 @@
 package wxrefund_test
 
+// Test harness for the external tests (package wxrefund_test) that run a
+// Client against the fake WeChat Pay of package wxrefundtest, which package
+// wxrefund's own tests cannot import. Its names carry the prefix xt.
+
 import (
 	"testing"
 

@@ -54,7 +54,7 @@ func TestLoseNext(t *testing.T) {
 	require.EqualValues(t, 9400, s.Balance())
 	requireErrCode(t, refund(t, s, "O1", "R2", 1000, 401), wxrefund.CodeInvalidRequest) // 400 left
 	mustRefund(t, s, "O1", "R2", 1000, 400)
-	requireErrCode(t, refund(t, s, "O1", "R3", 1000, 1), wxrefund.CodeError) // fully refunded
+	requireErrCode(t, refund(t, s, "O1", "R3", 1000, 1), wxrefund.CodeBusinessError) // fully refunded
 
 	// The lost refund completes and is notified like any other.
 	require.NoError(t, s.Complete("R1", wxrefund.RefundStatusSuccess))
@@ -331,7 +331,7 @@ func TestLoseNextConcurrent(t *testing.T) {
 	for range 10 {
 		wg.Go(func() {
 			s.Refunds("O1")
-			s.Refund("R0")
+			s.RefundState("R0")
 			s.Balance()
 		})
 	}

@@ -3,5 +3,5 @@
 package wxrefund_test
 
 // loadPerWorker is how many refunds each goroutine of the load test makes
-// (see load_race_test.go).
+// (see refund_load_race_test.go).
 const loadPerWorker = 500
