@@ -331,7 +331,7 @@ func (c *Client) downloadBill(ctx context.Context, base string, body []byte, own
 	if err != nil {
 		return nil, &TransportError{Op: opBill, Err: withContext(ctx, err)}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read from, not written to: its Close has nothing to report
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := readLimited(resp.Body, maxBody)
 		return nil, &MessageError{Op: opBill, StatusCode: resp.StatusCode, Err: statusError(resp.StatusCode, raw)}
@@ -387,7 +387,8 @@ func readBillFrom(r io.Reader, owner billOwner, each func(*RefundBillRecord) err
 		if err != nil {
 			return nil, billError(fmt.Errorf("%w: the bill is not valid gzip", ErrMalformed))
 		}
-		defer zr.Close()
+		// Close only repeats a decompression error the reads already returned.
+		defer func() { _ = zr.Close() }()
 		br = bufio.NewReaderSize(zr, 64<<10)
 	}
 	head, err := br.Peek(16)

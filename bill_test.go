@@ -580,23 +580,25 @@ func TestDownloadRefundBillFailures(t *testing.T) {
 }
 
 // blRowText writes row i of a generated bill: a refund of
-// (i%1000).(i%100) yuan without coupons, of a direct merchant.
-func blRowText(w io.Writer, i int) {
-	fmt.Fprintf(w, "`2024-06-03 10:15:42,`wx8888888888888888,`1900000109,`0,`,`42000012342024060%013d,`ORD%d,`o,`JSAPI,"+
+// (i%1000).(i%100) yuan without coupons, of a direct merchant. w keeps a
+// failed write's error for its Flush, which blWriteGenerated returns.
+func blRowText(w *bufio.Writer, i int) {
+	_, _ = fmt.Fprintf(w, "`2024-06-03 10:15:42,`wx8888888888888888,`1900000109,`0,`,`42000012342024060%013d,`ORD%d,`o,`JSAPI,"+
 		"`REFUND,`CFT,`CNY,`0.00,`0.00,`2024-06-03 10:15:42,`,`5030001234520240603%010d,`RF%d,`%d.%02d,`0.00,"+
 		"`ORIGINAL,`PROCESSING,`商品,`,`0.00000,`0.60%%,`0.00,`%d.%02d,`\n", i, i, i, i, i%1000, i%100, i%1000, i%100)
 }
 
 // blWriteGenerated writes a bill of n generated rows with its summary.
 func blWriteGenerated(w *bufio.Writer, n int) error {
-	fmt.Fprintln(w, blHeader)
+	// The writes' errors come back from w.Flush, as in blRowText.
+	_, _ = fmt.Fprintln(w, blHeader)
 	var total int64
 	for i := range n {
 		blRowText(w, i)
 		total += int64(i%1000)*100 + int64(i%100)
 	}
-	fmt.Fprintln(w, blSummaryHeader)
-	fmt.Fprintf(w, "`%d,`0.00,`%d.%02d,`0.00,`0.00000,`0.00,`%d.%02d\n", n, total/100, total%100, total/100, total%100)
+	_, _ = fmt.Fprintln(w, blSummaryHeader)
+	_, _ = fmt.Fprintf(w, "`%d,`0.00,`%d.%02d,`0.00,`0.00000,`0.00,`%d.%02d\n", n, total/100, total%100, total/100, total%100)
 	return w.Flush()
 }
 

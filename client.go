@@ -396,7 +396,7 @@ func (c *Client) send(ctx context.Context, op, base, path string, body []byte, n
 	if err != nil {
 		return nil, &TransportError{Op: op, Err: withContext(ctx, err)}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read from, not written to: its Close has nothing to report
 	raw, err := readLimited(resp.Body, maxBody)
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):

@@ -141,7 +141,7 @@ func TestNewClientInvalid(t *testing.T) {
 			name: "transport with DialTLS",
 			opts: []Option{WithHTTPClient(&http.Client{Transport: &http.Transport{
 				//lint:ignore SA1019 the deprecated field is what is under test
-				DialTLS: func(string, string) (net.Conn, error) { return nil, errors.New("unused") },
+				DialTLS: func(string, string) (net.Conn, error) { return nil, errors.New("unused") }, //nolint:staticcheck // SA1019: the lint:ignore above says why
 			}})},
 			want: ErrInvalidConfig, wantText: []string{"DialTLS"},
 		},

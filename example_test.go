@@ -112,7 +112,9 @@ func ExampleClient_QueryRefund() {
 			log.Fatal(err)
 		}
 	}
-	fake.Complete("RF20240603000001", wxrefund.RefundStatusSuccess)
+	if err := fake.Complete("RF20240603000001", wxrefund.RefundStatusSuccess); err != nil {
+		log.Fatal(err)
+	}
 
 	q, err := c.QueryRefund(ctx, &wxrefund.QueryRefundRequest{OutTradeNo: "ORD20240601123456"})
 	if err != nil {

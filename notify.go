@@ -374,5 +374,7 @@ const storeTimeout = 10 * time.Second
 func writeNotifyReply(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(body)
+	// The status is sent; a failed write means WeChat Pay's connection is gone,
+	// and it sends again a notification it got no reply to.
+	_, _ = w.Write(body)
 }

@@ -176,10 +176,10 @@ func mtAnswer(respond func(req map[string]string) map[string]string) func(t *tes
 func mtRaw(status int, contentType, body string) func(t *testing.T) http.HandlerFunc {
 	return func(*testing.T) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
+			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(status)
-			io.WriteString(w, body)
+			_, _ = io.WriteString(w, body)
 		}
 	}
 }
@@ -491,10 +491,10 @@ func TestRefundResponses(t *testing.T) {
 			name: "connection closed without an answer",
 			handler: func(t *testing.T) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
-					io.Copy(io.Discard, r.Body)
+					_, _ = io.Copy(io.Discard, r.Body)
 					conn, _, err := http.NewResponseController(w).Hijack()
 					if assert.NoError(t, err) {
-						conn.Close()
+						_ = conn.Close()
 					}
 				}
 			},
@@ -504,12 +504,13 @@ func TestRefundResponses(t *testing.T) {
 			name: "connection closed mid-body",
 			handler: func(t *testing.T) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
-					io.Copy(io.Discard, r.Body)
+					_, _ = io.Copy(io.Discard, r.Body)
 					conn, buf, err := http.NewResponseController(w).Hijack()
 					if assert.NoError(t, err) {
-						buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 500\r\n\r\n<xml><return_code>SUCC")
-						buf.Flush()
-						conn.Close()
+						// The client's error, checked below, shows what arrived.
+						_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 500\r\n\r\n<xml><return_code>SUCC")
+						_ = buf.Flush()
+						_ = conn.Close()
 					}
 				}
 			},
@@ -726,7 +727,7 @@ func TestRefundAlertAfterResponseIsUnknown(t *testing.T) {
 		&tls.Config{RootCAs: pki.caPool, MaxVersion: tls.VersionTLS12})
 	if err == nil {
 		_, err = conn.Read(make([]byte, 1))
-		conn.Close()
+		_ = conn.Close()
 	}
 	require.ErrorContains(t, err, "remote error: tls:")
 

@@ -66,9 +66,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 		wxrefundtest.PathRefundQuery: rtBody(query, apiKey),
 	} {
 		canned.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
+			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "text/xml")
-			w.Write(body)
+			_, _ = w.Write(body)
 		})
 	}
 	srv := httptest.NewUnstartedServer(canned)

@@ -29,7 +29,7 @@ func buildHTTPClient(user *http.Client, certs []tls.Certificate, roots *x509.Cer
 		t = newTransport()
 	case *http.Transport:
 		//lint:ignore SA1019 the deprecated DialTLS still bypasses TLSClientConfig when set
-		if ut.DialTLS != nil || ut.DialTLSContext != nil {
+		if ut.DialTLS != nil || ut.DialTLSContext != nil { //nolint:staticcheck // SA1019: the lint:ignore above says why
 			// Such dialers make their own TLS connections: neither the
 			// merchant certificate nor the server checks would apply.
 			return nil, fmt.Errorf("%w: WithHTTPClient: the transport sets DialTLS or DialTLSContext, "+

@@ -26,12 +26,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best effort: a temporary directory
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "notify.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	store, err := sqlstore.New(db, sqlstore.SQLite)
 	if err != nil {
 		log.Fatal(err)

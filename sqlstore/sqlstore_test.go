@@ -217,7 +217,7 @@ func TestStoreDatabaseGone(t *testing.T) {
 func TestNew(t *testing.T) {
 	db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(t.TempDir(), "x.db")))
 	require.NoError(t, err)
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	_, err = New(nil, SQLite)
 	assert.Error(t, err)
 	_, err = New(db, Dialect{})

@@ -279,7 +279,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	// The status is sent; a failed write means the client is gone: nothing to do.
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

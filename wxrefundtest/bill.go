@@ -227,10 +227,12 @@ type billWriter struct {
 
 func newBillWriter(w io.Writer, layout BillLayout) *billWriter {
 	b := &billWriter{w: bufio.NewWriterSize(w, 64<<10), layout: layout}
+	// A bufio.Writer keeps its first error and returns it from every later
+	// Write and Flush: row or close reports a failed header.
 	if layout == BillLayoutLegacy {
-		b.w.WriteString(billHeaderLegacy + "\n")
+		_, _ = b.w.WriteString(billHeaderLegacy + "\n")
 	} else {
-		b.w.WriteString(billHeaderCurrent + "\n")
+		_, _ = b.w.WriteString(billHeaderCurrent + "\n")
 	}
 	return b
 }
@@ -293,11 +295,12 @@ func (b *billWriter) line(fields []string) error {
 func (b *billWriter) close() error {
 	n := strconv.FormatInt(b.n, 10)
 	var err error
+	// As in newBillWriter: b.line's Write returns a failed WriteString's error.
 	if b.layout == BillLayoutLegacy {
-		b.w.WriteString(billSummaryLegacy + "\n")
+		_, _ = b.w.WriteString(billSummaryLegacy + "\n")
 		err = b.line([]string{n, "0.00", yuan(b.refund, 2), yuan(b.coupon, 2), yuan(b.fee, 5)})
 	} else {
-		b.w.WriteString(billSummaryCurrent + "\n")
+		_, _ = b.w.WriteString(billSummaryCurrent + "\n")
 		err = b.line([]string{n, "0.00", yuan(b.settlement, 2), "0.00", yuan(b.fee, 5), "0.00", yuan(b.refund, 2)})
 	}
 	if err != nil {
@@ -526,11 +529,11 @@ func writeBillFail(w http.ResponseWriter, msg, code string) {
 	if !utf8.ValidString(msg) {
 		msg = strings.ToValidUTF8(msg, "\uFFFD")
 	}
-	xml.EscapeText(&b, []byte(msg))
+	_ = xml.EscapeText(&b, []byte(msg)) // a strings.Builder never fails a write
 	b.WriteString("</return_msg>")
 	if code != "" {
 		b.WriteString("<error_code>")
-		xml.EscapeText(&b, []byte(code))
+		_ = xml.EscapeText(&b, []byte(code))
 		b.WriteString("</error_code>")
 	}
 	b.WriteString("</xml>")

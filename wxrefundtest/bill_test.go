@@ -553,7 +553,7 @@ func TestSetBill(t *testing.T) {
 
 	// A body that fails breaks the download off, plain or gzipped.
 	s.SetBill(time.Date(2024, 6, 3, 0, 0, 0, 0, time.UTC), func(w io.Writer) error {
-		io.WriteString(w, strings.Repeat("`half a bill\n", 10000))
+		_, _ = io.WriteString(w, strings.Repeat("`half a bill\n", 10000))
 		return errors.New("disk full")
 	})
 	for _, tar := range []string{"", "GZIP"} {

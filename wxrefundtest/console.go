@@ -382,7 +382,8 @@ func (s *Server) renderConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write([]byte(b.String()))
+		// The status is sent; a failed write means the client is gone: nothing to do.
+		_, _ = w.Write([]byte(b.String()))
 	}
 }
 

@@ -89,7 +89,7 @@ func consolePostAt(t testing.TB, s *wxrefundtest.Server, base, action string, fo
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
 	require.NoError(t, err)
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Location")
 }

@@ -65,7 +65,9 @@ func ExampleServer_FailNext() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100})
+	if err := s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100}); err != nil {
+		log.Fatal(err)
+	}
 	appID, mchID, key := s.Credentials()
 	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
 	if err != nil {
@@ -93,7 +95,9 @@ func ExampleServer_LoseNext() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100})
+	if err := s.AddOrder(wxrefundtest.Order{OutTradeNo: "ORD1", TotalFee: 100}); err != nil {
+		log.Fatal(err)
+	}
 	appID, mchID, key := s.Credentials()
 	c, err := wxrefund.NewClient(appID, mchID, key, s.ClientOptions()...)
 	if err != nil {

@@ -577,7 +577,9 @@ func (s *Server) scheduleAutoComplete(r *refund) {
 		s.mu.Lock() // waits until t is assigned below
 		delete(s.timers, t)
 		s.mu.Unlock()
-		s.Complete(r.outRefundNo, wxrefund.RefundStatusSuccess) // a no-op if Complete already ran
+		// An error means the refund is no longer PROCESSING (Complete already
+		// ran) or the server closed: either way there is nothing to complete.
+		_ = s.Complete(r.outRefundNo, wxrefund.RefundStatusSuccess)
 	})
 	s.timers[t] = struct{}{}
 }

@@ -144,7 +144,7 @@ func (s *Server) deliver(r *refund, url string, body []byte, dup bool) Delivery 
 			d.StatusCode = resp.StatusCode
 			var raw []byte
 			raw, err = readBody(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close() // read from, not written to: its Close has nothing to report
 			if err == nil {
 				var reply map[string]string
 				if reply, err = decodeXML(raw, "xml"); err == nil {

@@ -46,7 +46,7 @@ func newMerchant(t testing.TB, reply func(n int) (status int, body string)) *mer
 		}
 		status, b := reply(n)
 		w.WriteHeader(status)
-		io.WriteString(w, b)
+		_, _ = io.WriteString(w, b)
 	}))
 	t.Cleanup(m.Close)
 	return m
@@ -347,7 +347,7 @@ func TestNotifyHTTPS(t *testing.T) {
 	var got atomic.Int32
 	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.Add(1)
-		io.WriteString(w, ackOK)
+		_, _ = io.WriteString(w, ackOK)
 	}))
 	t.Cleanup(ts.Close)
 
@@ -386,7 +386,7 @@ func TestNotifyRedirectIsFailure(t *testing.T) {
 func TestCloseStopsDeliveries(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body) // the server notices the client leaving only once the body is read
+		_, _ = io.Copy(io.Discard, r.Body) // the server notices the client leaving only once the body is read
 		arrived <- struct{}{}
 		<-r.Context().Done() // never answers
 	}))

@@ -343,7 +343,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	ln2, err := net.Listen("tcp", cfg.backupAddr)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // unused: the listen error is the one to report
 		return nil, fmt.Errorf("wxrefundtest: listen (backup): %w", err)
 	}
 

@@ -68,7 +68,7 @@ func TestNewServerOptions(t *testing.T) {
 	// The address is taken.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	_, err = wxrefundtest.NewServer(wxrefundtest.WithAddr(ln.Addr().String()))
 	require.Error(t, err)
 }
@@ -78,7 +78,7 @@ func TestWithAddr(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
-	ln.Close()
+	require.NoError(t, ln.Close()) // the port must be free for WithAddr
 	s := newServer(t, wxrefundtest.WithAddr(addr))
 	require.Equal(t, "https://"+addr, s.URL())
 	addOrder(t, s, wxrefundtest.Order{OutTradeNo: "O1", TotalFee: 100})

@@ -112,7 +112,7 @@ func start(t *testing.T, args ...string) *fake {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fake{stdout: newSyncBuffer(), stderr: newSyncBuffer(), cancel: cancel, errc: make(chan error, 1)}
 	go func() { f.errc <- run(ctx, args, f.stdout, f.stderr) }()
-	t.Cleanup(func() { f.stop(t) })
+	t.Cleanup(func() { _ = f.stop(t) }) // a test that expects an error from run checks stop's itself
 
 	select {
 	case <-f.stdout.ready:
@@ -374,12 +374,19 @@ func TestRun(t *testing.T) {
 	}
 	var keys []string
 	d := json.NewDecoder(strings.NewReader(f.line))
-	d.Token()
+	if _, err := d.Token(); err != nil {
+		t.Fatalf("the JSON line %q: %v", f.line, err)
+	}
 	for d.More() {
-		k, _ := d.Token()
+		k, err := d.Token()
+		if err != nil {
+			t.Fatalf("the JSON line %q: %v", f.line, err)
+		}
 		keys = append(keys, k.(string))
 		var v any
-		d.Decode(&v)
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("the JSON line %q: %v", f.line, err)
+		}
 	}
 	if want := []string{"base_url", "backup_url", "appid", "mch_id", "api_key", "ca", "cert", "key", "console_url"}; !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %q, want %q", keys, want)
@@ -432,7 +439,7 @@ func TestRun(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/xml")
-		io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
+		_, _ = io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
 	}))
 	defer notify.Close()
 
@@ -663,7 +670,7 @@ func TestRunBadDirOrAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
+	defer func() { _ = busy.Close() }()
 
 	for name, args := range map[string][]string{
 		"dir under a file": {"-addr", "127.0.0.1:0", "-dir", filepath.Join(file, "certs")},
@@ -704,7 +711,9 @@ func TestScheduleFlag(t *testing.T) {
 		t.Errorf("prints %q", got)
 	}
 	var usage bytes.Buffer
-	run(context.Background(), []string{"-h"}, io.Discard, &usage)
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &usage); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("run -h: %v, want flag.ErrHelp", err)
+	}
 	if want := "(default 15s,15s,30s,3m,10m,20m,30m,30m,30m,1h,3h,3h,3h,6h,6h)"; !strings.Contains(usage.String(), want) {
 		t.Errorf("usage does not show %s:\n%s", want, usage.String())
 	}
@@ -748,7 +757,7 @@ func TestMainProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	timer := time.AfterFunc(wait, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(wait, func() { _ = cmd.Process.Kill() }) // the test fails on the missing output
 	defer timer.Stop()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
@@ -761,7 +770,9 @@ func TestMainProcess(t *testing.T) {
 	}
 	rest := make(chan []byte)
 	go func() { b, _ := io.ReadAll(out); rest <- b }()
-	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM: %v", err) // the timer kills it, and ends the read
+	}
 	if b := <-rest; len(b) != 0 {
 		t.Errorf("stdout after the JSON line: %q", b)
 	}
@@ -954,7 +965,7 @@ func TestDemoScript(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+		timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() }) // the test fails on the missing output
 		defer timer.Stop()
 		go func() { pw.CloseWithError(cmd.Wait()) }() // the scanner below ends after Wait
 		primary, stopped := "", false
@@ -968,7 +979,9 @@ func TestDemoScript(t *testing.T) {
 			}
 			if strings.HasPrefix(line, "== 4. ") && !stopped {
 				stopped = true
-				cmd.Process.Signal(syscall.SIGTERM)
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Errorf("SIGTERM: %v", err) // the timer kills it, and ends the scan
+				}
 			}
 		}
 		err := sc.Err()
@@ -998,7 +1011,7 @@ func refused(t *testing.T, u string) {
 		t.Fatal(err)
 	}
 	if c, err := net.DialTimeout("tcp", pu.Host, wait); err == nil {
-		c.Close()
+		_ = c.Close()
 		t.Errorf("%s still accepts connections", u)
 	}
 }
@@ -1043,7 +1056,7 @@ func newNotifyListener(t *testing.T, apiKey string) *notifyListener {
 			return
 		}
 		l.notes <- [2]map[string]string{outer, inner}
-		io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
+		_, _ = io.WriteString(w, "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>")
 	}))
 	t.Cleanup(l.Close)
 	return l
@@ -1183,7 +1196,9 @@ func TestRunBackupAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // free again, for -backup-addr
+	if err := ln.Close(); err != nil { // free again, for -backup-addr
+		t.Fatal(err)
+	}
 	f := start(t, "-backup-addr", addr)
 	if f.ann.BackupURL != "https://"+addr {
 		t.Fatalf("backup_url %q, want https://%s", f.ann.BackupURL, addr)
@@ -1341,7 +1356,7 @@ func TestRunFaultsAndDomains(t *testing.T) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(primary, "https://"))
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 		return err != nil
 	})

@@ -43,15 +43,22 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	shutdownErr := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(shutdown)
+		shutdownErr <- srv.Shutdown(shutdown)
 	}()
 	logger.Info("listening", "url", "http://"+*addr+*path)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		logger.Error(err.Error())
+		os.Exit(1)
+	}
+	// ListenAndServe returns as soon as Shutdown begins: wait for the
+	// notifications in flight to be answered, or for the 5 s to run out.
+	if err := <-shutdownErr; err != nil {
+		logger.Error("shutdown: " + err.Error())
 		os.Exit(1)
 	}
 }

@@ -93,8 +93,8 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	go func() { _ = srv.Serve(ln) }() // http.ErrServerClosed, once the deferred Close runs
+	defer func() { _ = srv.Close() }()
 	notifyURL := "http://" + ln.Addr().String() + "/wxpay/refund-notify"
 
 	for _, r := range refunds {

@@ -68,8 +68,8 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("listen for notifications: %w", err)
 	}
 	srv := &http.Server{Handler: c.NotifyHandler(inbox.record), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	go func() { _ = srv.Serve(ln) }() // http.ErrServerClosed, once the deferred Close runs
+	defer func() { _ = srv.Close() }()
 	notifyURL := "http://" + ln.Addr().String() + "/wxpay/refund-notify"
 	step("notify handler listening at %s", notifyURL)
 

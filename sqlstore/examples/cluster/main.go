@@ -189,7 +189,7 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }() // best effort: a directory under the system's temporary one
 		// WAL, and waiting up to 10 s for another writer's lock: several
 		// connections write the file at once.
 		dsn = "file:" + filepath.Join(dir, "cluster.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
@@ -200,7 +200,7 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 			return nil, fmt.Errorf("open the %s database: %w", o.dialect, err)
 		}
 		if err := db.PingContext(ctx); err != nil {
-			db.Close()
+			_ = db.Close() // the ping's error is the one to report
 			return nil, fmt.Errorf("connect to the %s database: %w", o.dialect, err)
 		}
 		return db, nil
@@ -209,7 +209,7 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // every statement has completed by then: Close only ends connections
 	suffix := randomHex(6)
 	notifyTable, refundTable := "cluster_notify_"+suffix, "cluster_refunds_"+suffix
 	setupStore, err := sqlstore.New(db, be.dialect, sqlstore.WithTable(notifyTable))
@@ -253,7 +253,7 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen for the load balancer: %w", err)
 	}
-	defer lbListener.Close()
+	defer func() { _ = lbListener.Close() }() // for the returns before Serve; lbServer.Close closes it too
 	notifyURL := "http://" + lbListener.Addr().String() + notifyPath
 	step("fake WeChat Pay at %s with orders %s (10000 fen), %s (8000), %s (5000); notify URL %s (the load balancer)",
 		fake.URL(), ordOne, ordTwo, ordThree, notifyURL)
@@ -339,8 +339,8 @@ func run(ctx context.Context, w io.Writer, args []string) (err error) {
 	}
 	lb := newBalancer(insts)
 	lbServer := &http.Server{Handler: lb, ReadHeaderTimeout: 5 * time.Second}
-	go lbServer.Serve(lbListener)
-	defer lbServer.Close()
+	go func() { _ = lbServer.Serve(lbListener) }() // http.ErrServerClosed, once the deferred Close runs
+	defer func() { _ = lbServer.Close() }()
 	defer lb.transport.CloseIdleConnections()
 	addrs := make([]string, len(insts))
 	for i, in := range insts {
@@ -622,7 +622,7 @@ func startInstance(n int, fake *wxrefundtest.Server, be backend, notifyTable str
 	ok := false
 	defer func() {
 		if !ok {
-			db.Close()
+			_ = db.Close() // the error that stopped the start is the one to report
 		}
 	}()
 	store, err := sqlstore.New(db, be.dialect, sqlstore.WithTable(notifyTable))
@@ -655,16 +655,18 @@ func startInstance(n int, fake *wxrefundtest.Server, be backend, notifyTable str
 	})}
 	go func() {
 		defer close(in.done)
-		in.srv.Serve(ln)
+		_ = in.srv.Serve(ln) // http.ErrServerClosed, once close runs
 	}()
 	ok = true
 	return in, nil
 }
 
+// close stops the instance as run returns, when what the Closes could report
+// (a listener or connection that failed to close) no longer matters.
 func (in *instance) close() {
-	in.srv.Close()
+	_ = in.srv.Close()
 	<-in.done
-	in.db.Close()
+	_ = in.db.Close()
 }
 
 func answeredCount(insts []*instance) int64 {
@@ -810,7 +812,7 @@ func deliverToAll(ctx context.Context, insts []*instance, body []byte) []reply {
 				out[i].err = err
 				return
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }() // read from, not written to: its Close has nothing to report
 			var x struct {
 				ReturnCode string `xml:"return_code"`
 				ReturnMsg  string `xml:"return_msg"`

@@ -111,7 +111,7 @@ FROM {t} `+where+` ORDER BY out_refund_no`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read refunds: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err below reports a failed read
 	var out []refundRow
 	for rows.Next() {
 		var r refundRow
