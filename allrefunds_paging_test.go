@@ -200,6 +200,18 @@ func TestAllRefundsPaging(t *testing.T) {
 			},
 			want: mtPagingNos(0, 13), queries: 2,
 			wantErr: "12 of the 25 refunds announced are missing"},
+		{name: "rule3 pages that repeat refunds and leave others out",
+			page: func(offset int) map[string]string {
+				switch offset {
+				case 0:
+					return mtPage(0, 10, 25)
+				case 10:
+					return mtPage(5, 10, 25) // repeats 5-9, so 15-19 never come
+				}
+				return mtPage(20, 5, 25)
+			},
+			want: append(mtPagingNos(0, 15), mtPagingNos(20, 25)...), queries: 3,
+			wantErr: "20 distinct refunds for the 25 announced"},
 		{name: "rule5 control empty page without a total ends",
 			page: func(offset int) map[string]string { return mtPage(offset, 10*(1-offset/10), 0) },
 			want: mtPagingNos(0, 10), queries: 2},

@@ -86,15 +86,22 @@ func Classify(err error) Action {
 	switch {
 	case errors.As(err, &ve):
 		return FixRequest
+	case errors.Is(err, ErrOutcomeUnknown):
+		// Before anything the last attempt says: when an earlier attempt's
+		// outcome was unknown, the refund may exist, whatever the last
+		// attempt's failure (a final code, a limiter that refused, a
+		// certificate page from the other domain).
+		return SendAgain
 	case errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrCertificate), errors.Is(err, ErrCertificateRequired),
 		errors.Is(err, ErrCertificateRejected), errors.Is(err, ErrSignatureRejected):
 		return FixConfiguration
 	case errors.As(err, &te) && te.unsent:
 		return SendLater
-	case errors.Is(err, ErrOutcomeUnknown):
-		// Before IsRetryable: an unknown outcome stays one even when the
-		// last attempt's code is final.
-		return SendAgain
+	case errors.As(err, &me) && me.Op == opBill && errors.Is(err, ErrMerchantMismatch):
+		// Another merchant's bill: the request names the wrong
+		// sub-merchant (or lacks AllSubMerchants), or the server is not
+		// WeChat Pay's. Asking again gets the same bill.
+		return FixConfiguration
 	case errors.As(err, &te) && te.handshakeRejected():
 		// The server's certificate did not verify: the trust store.
 		return FixConfiguration

@@ -47,6 +47,12 @@ func TestClassify(t *testing.T) {
 		{"a notification that does not decrypt", &MessageError{Op: opNotification, Err: ErrDecrypt}, GiveUp},
 		{"a conflicting out_refund_no", &RefundConflictError{OutRefundNo: "RF1", Field: "RefundFee"}, GiveUp},
 		{"the caller's own error", errors.New("disk full"), GiveUp},
+		{"an unknown first attempt, then a limiter that refused", refundOutcome(&retriedError{attempts: 2, earlierUnknown: true,
+			err: &TransportError{Op: opRefund, Err: context.DeadlineExceeded, unsent: true}}), SendAgain},
+		{"an unknown first domain, then a certificate page", refundOutcome(&failedOverError{firstUnknown: true,
+			err: &MessageError{Op: opRefund, StatusCode: 400, Err: ErrCertificateRejected}}), SendAgain},
+		{"another merchant's bill", &MessageError{Op: opBill, Err: ErrMerchantMismatch}, FixConfiguration},
+		{"a refund answer of another merchant", refundOutcome(&MessageError{Op: opRefund, Err: ErrMerchantMismatch}), SendAgain},
 	} {
 		wrapped := tc.err
 		if wrapped != nil {

@@ -561,10 +561,12 @@ func (e *MessageError) Unwrap() error { return e.Err }
 
 // Retryable reports whether sending the same request again may get a
 // trustworthy answer: true for the answer to a call, unless WeChat Pay
-// rejected the merchant certificate; false for a notification (WeChat Pay
+// rejected the merchant certificate, or the bill is another merchant's
+// (asking again gets the same bill); false for a notification (WeChat Pay
 // resends those itself).
 func (e *MessageError) Retryable() bool {
-	return e.Op != opNotification && !errors.Is(e.Err, ErrCertificateRejected)
+	return e.Op != opNotification && !errors.Is(e.Err, ErrCertificateRejected) &&
+		!(e.Op == opBill && errors.Is(e.Err, ErrMerchantMismatch))
 }
 
 // The Op values of TransportError and MessageError: which call failed.

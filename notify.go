@@ -327,6 +327,9 @@ func (cfg *notifyConfig) serveClaimed(w http.ResponseWriter, r *http.Request, cl
 		lease = DefaultNotifyLease
 	}
 	ctx := r.Context()
+	// fn must end before the claim does, counted from before the claim was
+	// made: the store's clock starts the lease then, not when Claim returns.
+	deadline := time.Now().Add(lease - lease/10)
 	claim, err := claimer.Claim(ctx, key, lease)
 	switch {
 	case err != nil:
@@ -343,7 +346,7 @@ func (cfg *notifyConfig) serveClaimed(w http.ResponseWriter, r *http.Request, cl
 	store := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	}
-	fctx, cancel := context.WithTimeout(ctx, lease)
+	fctx, cancel := context.WithDeadline(ctx, deadline)
 	err = fn(fctx, n)
 	cancel()
 	if err != nil {

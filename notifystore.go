@@ -65,9 +65,11 @@ func WithNotifyStore(s NotifyStore) NotifyOption {
 //   - lets a claim whose instance died expire after the lease, so that a
 //     later delivery takes it over.
 //
-// The handler's context ends with the lease. The lease bounds the handler,
-// and is the delay before a crashed instance's notification is processed
-// again (see [WithNotifyLease]). NewMemoryNotifyStore serves one process;
+// The handler's context ends before the lease does (at nine tenths of it,
+// counted from before the claim): the handler must honour it, since a
+// handler still running when its lease ends may be run again by another
+// delivery. The lease is also the delay before a crashed instance's
+// notification is processed again (see [WithNotifyLease]). NewMemoryNotifyStore serves one process;
 // package github.com/go-wxpay/wxrefund/sqlstore serves several, on MySQL,
 // PostgreSQL or SQLite.
 type NotifyClaimer interface {

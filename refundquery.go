@@ -425,12 +425,16 @@ func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.S
 				return
 			}
 			q.Offset += len(page)
-			switch {
-			case total > 0 && q.Offset >= total:
-				return
-			case total == 0 && len(page) < pageSize:
-				if announced > q.Offset {
+			// The walk ends here; pages that repeated refunds may have
+			// left out others: count the distinct ones.
+			ends := total > 0 && q.Offset >= total || total == 0 && len(page) < pageSize
+			if ends {
+				switch want := announced - req.Offset; {
+				case total == 0 && announced > q.Offset:
 					fail(fmt.Sprintf("a short page ends at offset %d: %d of the %d refunds announced are missing", q.Offset, announced-q.Offset, announced))
+				case want > 0 && len(seen) < want:
+					fail(fmt.Sprintf("the pages repeat refunds and leave others out: %d distinct refunds for the %d announced from offset %d",
+						len(seen), want, req.Offset))
 				}
 				return
 			}

@@ -159,7 +159,7 @@ func (s *Server) consoleSnapshot() consolePage {
 		PathBill:   PathDownloadBill,
 	}
 	p.AppID, p.MchID, _ = s.Credentials()
-	// Before s.mu: Down takes s.domainMu, which is taken before s.mu.
+	// Before s.mu: Down takes the domain's own lock, never under s.mu.
 	for _, d := range [...]Domain{DomainPrimary, DomainBackup} {
 		role := "primary, as api.mch.weixin.qq.com"
 		if d == DomainBackup {
@@ -289,7 +289,7 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Taking down the domain that serves this console: the answer is
-	// delivered, then its connections are refused; send the browser to the
+	// delivered, then its connections are reset; send the browser to the
 	// console on the other domain, if that one is up. Looked at before the
 	// action: Down waits for a domain going down, which waits for this
 	// answer.
@@ -493,7 +493,7 @@ var consoleActions = map[string]func(*Server, url.Values) (string, error){
 		switch f.Get("state") {
 		case "down":
 			s.takeDownSoon(d) // after this answer: the console may be served by d
-			return "took " + string(d) + " down: its connections are refused", nil
+			return "took " + string(d) + " down: its connections are reset", nil
 		case "up":
 			if err := s.BringUp(d); err != nil {
 				return "", err

@@ -1,12 +1,12 @@
 package wxrefundtest
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -39,13 +39,19 @@ func checkDomain(d Domain, any bool) error {
 	return fmt.Errorf("domain %q: want %q (DomainPrimary) or %q (DomainBackup)", string(d), DomainPrimary, DomainBackup)
 }
 
-// listener serves one domain.
+// listener serves one domain. Its socket stays bound for the Server's
+// life: a domain taken down keeps its port (no other program can take it
+// meanwhile) and closes every connection as it arrives.
 type listener struct {
 	domain Domain
-	addr   string // host:port, kept across TakeDown and BringUp
+	addr   string // host:port
 	url    string
-	hs     *http.Server  // nil while the domain is down
+	hs     *http.Server
 	done   chan struct{} // closed when hs's Serve returned
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]http.ConnState
 }
 
 // domain returns the listener of d (DomainPrimary or DomainBackup).
@@ -56,39 +62,98 @@ func (s *Server) domain(d Domain) *listener {
 	return s.domains[0]
 }
 
-// startListener serves l on ln. Called with s.domainMu held (or before the
-// Server is shared).
+// startListener serves l on ln, before the Server is shared.
 func (s *Server) startListener(l *listener, ln net.Listener) {
+	l.conns = map[net.Conn]http.ConnState{}
 	hs := &http.Server{
 		Handler:           s.domainHandler(l.domain),
 		TLSConfig:         s.TLSConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0), // TLS handshake noise from clients that do not trust the CA
+		ConnState:         l.track,
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = hs.ServeTLS(ln, "", "") // returns http.ErrServerClosed on Close
+		_ = hs.ServeTLS(&gate{Listener: ln, l: l}, "", "") // returns http.ErrServerClosed on Close
 	}()
 	l.hs, l.done = hs, done
 }
 
-// stop ends l's serving and waits until it has: at once (Close), or
-// gracefully, as a domain going down: no new connection is accepted, idle
-// ones are closed, and requests in flight have a second to end before
-// their connections are closed too. Called with s.domainMu held.
-func (l *listener) stop(graceful bool) {
-	if l.hs == nil {
+// gate is a listener that closes the connections it accepts while its
+// domain is down, before any TLS: the client sees its connection reset.
+type gate struct {
+	net.Listener
+	l *listener
+}
+
+func (g *gate) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		g.l.mu.Lock()
+		down := g.l.down
+		g.l.mu.Unlock()
+		if !down {
+			return c, nil
+		}
+		_ = c.Close() // down: nobody answers
+	}
+}
+
+// track follows the connections; while the domain is down, one that turns
+// idle (its request answered) is closed.
+func (l *listener) track(c net.Conn, state http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch state {
+	case http.StateClosed, http.StateHijacked:
+		delete(l.conns, c)
 		return
+	case http.StateIdle:
+		if l.down {
+			// Its last answer may still be on its way (HTTP/2 writes
+			// frames after the handler returns): close it a moment later.
+			// Until then no request on it is served (domainHandler).
+			time.AfterFunc(100*time.Millisecond, func() { _ = c.Close() })
+		}
 	}
-	if graceful {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = l.hs.Shutdown(ctx)
-		cancel()
+	l.conns[c] = state
+}
+
+// setDown takes the domain down or brings it up. Down, it closes the open
+// connections: all of them, requests in flight included; or, gracefully,
+// the idle ones at once and the others as their requests are answered (or
+// after a second), so that the request asking for it gets its answer.
+func (l *listener) setDown(down, graceful bool) (closeRest func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = down
+	if !down {
+		return func() {}
 	}
+	for c, st := range l.conns {
+		if !graceful || st == http.StateIdle || st == http.StateNew {
+			_ = c.Close()
+		}
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.down {
+			for c := range l.conns {
+				_ = c.Close()
+			}
+		}
+	}
+}
+
+// stop ends l's serving at once and waits until it has (Close).
+func (l *listener) stop() {
 	_ = l.hs.Close()
 	<-l.done
-	l.hs, l.done = nil, nil
 }
 
 // BackupURL returns the base URL of the backup domain, such as
@@ -103,62 +168,56 @@ func (l *listener) stop(graceful bool) {
 func (s *Server) BackupURL() string { return s.domains[1].url }
 
 // TakeDown stops the domain d (DomainPrimary or DomainBackup) from
-// answering, as when a WeChat Pay domain is unreachable: its listener
-// closes, so new connections are refused, and its open connections close,
-// requests in flight included. The other domain keeps serving the same
-// ledger. BringUp serves d again. TakeDown panics for another Domain value.
+// answering, as when a WeChat Pay domain is unreachable: its open
+// connections close, requests in flight included, and every new connection
+// is closed as it arrives (the client sees it reset). The port stays the
+// Server's. The other domain keeps serving the same ledger. BringUp serves
+// d again. TakeDown panics for another Domain value.
 func (s *Server) TakeDown(d Domain) {
 	if err := checkDomain(d, false); err != nil {
 		panic("wxrefundtest: TakeDown: " + err.Error())
 	}
-	s.takeDown(d, false)
-}
-
-func (s *Server) takeDown(d Domain, graceful bool) {
-	s.domainMu.Lock()
-	defer s.domainMu.Unlock()
-	s.domain(d).stop(graceful)
+	s.domain(d).setDown(true, false)
 	s.mu.Lock()
 	s.changedLocked()
 	s.mu.Unlock()
 }
 
 // takeDownSoon takes d down gracefully, so that the current request (of
-// the admin API or the console, which d itself may serve) is answered.
+// the admin API or the console, which d itself may serve) is answered: its
+// connection closes once the answer is written, or after a second.
 func (s *Server) takeDownSoon(d Domain) {
+	closeRest := s.domain(d).setDown(true, true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changedLocked()
 	if s.closed {
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.takeDown(d, true)
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			closeRest()
+		case <-s.ctx.Done():
+		}
 	}()
 }
 
-// BringUp serves the domain d again at the same address after TakeDown. It
-// fails if the Server is closed or the port was taken meanwhile; it does
-// nothing when d is up. BringUp panics for another Domain value.
+// BringUp serves the domain d again after TakeDown; it does nothing when d
+// is up, and fails only when the Server is closed. BringUp panics for
+// another Domain value.
 func (s *Server) BringUp(d Domain) error {
 	if err := checkDomain(d, false); err != nil {
 		panic("wxrefundtest: BringUp: " + err.Error())
 	}
-	s.domainMu.Lock()
-	defer s.domainMu.Unlock()
-	l := s.domain(d)
-	if l.hs != nil {
-		return nil
-	}
 	if s.ctx.Err() != nil {
 		return ErrClosed
 	}
-	ln, err := net.Listen("tcp", l.addr)
-	if err != nil {
-		return fmt.Errorf("wxrefundtest: BringUp(%s): %w", d, err)
-	}
-	s.startListener(l, ln)
+	s.domain(d).setDown(false, false)
 	s.mu.Lock()
 	s.changedLocked()
 	s.mu.Unlock()
@@ -167,9 +226,10 @@ func (s *Server) BringUp(d Domain) error {
 
 // Down reports whether the domain d was taken down with TakeDown.
 func (s *Server) Down(d Domain) bool {
-	s.domainMu.Lock()
-	defer s.domainMu.Unlock()
-	return s.domain(d).hs == nil
+	l := s.domain(d)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.down
 }
 
 // Request is a protocol request the Server received: which domain and path
@@ -196,6 +256,15 @@ func (s *Server) Requests() []Request {
 // request is logged and meets its queued fault, if any, before the mux.
 func (s *Server) domainHandler(d Domain) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := s.domain(d)
+		l.mu.Lock()
+		down := l.down
+		l.mu.Unlock()
+		if down {
+			// A request on a connection opened before the domain went
+			// down: nobody answers it.
+			panic(http.ErrAbortHandler)
+		}
 		switch r.URL.Path {
 		case PathRefund, PathRefundQuery, PathDownloadBill:
 		default:

@@ -257,8 +257,7 @@ type Server struct {
 	mux     http.Handler // the endpoints, whatever the domain
 	handler http.Handler // mux as DomainPrimary: Handler
 
-	domainMu sync.Mutex   // guards domains' servers; never held with mu while waiting
-	domains  [2]*listener // DomainPrimary, DomainBackup
+	domains [2]*listener // DomainPrimary, DomainBackup
 
 	consoleToken string // hidden in every console form; see serveConsole
 
@@ -416,11 +415,9 @@ func (s *Server) Close() {
 		s.changedLocked() // waiters see closed
 		s.mu.Unlock()
 		s.cancel()
-		s.domainMu.Lock()
 		for _, l := range s.domains {
-			l.stop(false)
+			l.stop()
 		}
-		s.domainMu.Unlock()
 		s.wg.Wait()
 	})
 }

@@ -293,7 +293,7 @@ func logEvents(s *wxrefundtest.Server, logger *log.Logger, done <-chan struct{})
 			if down := s.Down(d.d); down != d.down {
 				d.down = down
 				if down {
-					logger.Printf("domain %s (%s) is down: connections are refused", d.d, d.url)
+					logger.Printf("domain %s (%s) is down: its connections are reset", d.d, d.url)
 				} else {
 					logger.Printf("domain %s (%s) is up again", d.d, d.url)
 				}

@@ -1345,20 +1345,24 @@ func TestRunFaultsAndDomains(t *testing.T) {
 		t.Errorf("the bill after clearing: %s", text)
 	}
 
-	// The primary down: connections refused, the backup serves the same
+	// The primary down: connections reset, the backup serves the same
 	// refund and brings the primary back up. The program logs both.
 	var states []domainState
 	f.admin(t, http.MethodPost, "/fake/domains", `{"domain":"api","down":true}`, http.StatusOK, &states)
 	if len(states) != 2 || !states[0].Down || states[1].Down {
 		t.Errorf("POST /fake/domains down: %+v", states)
 	}
-	eventually(t, "the primary refusing connections", func(ctx context.Context) bool {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(primary, "https://"))
-		if err == nil {
-			_ = c.Close()
+	eventually(t, "the primary resetting connections", func(context.Context) bool {
+		// The port stays bound: a dial succeeds, then the connection ends.
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(primary, "https://"), time.Second)
+		if err != nil {
+			return false
 		}
-		return err != nil
+		defer func() { _ = c.Close() }()
+		// Up, the server waits for a TLS hello; down, it closes at once.
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 	})
 	if got := domains(backup); len(got) != 2 || !got[0].Down || got[1].Down {
 		t.Errorf("GET /fake/domains with the primary down: %+v", got)
