@@ -72,15 +72,17 @@ func ExampleClient_Refund() {
 		pause *= 2
 		resp, err = c.Refund(ctx, req)
 	}
-	switch {
-	case err == nil:
+	switch wxrefund.Classify(err) {
+	case wxrefund.Succeeded:
 		fmt.Println("accepted:", resp.OutRefundNo, resp.RefundFee)
-	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
-		// The refund may exist: keep it pending and look it up later with
-		// QueryRefund by OutRefundNo. Never allocate a new OutRefundNo.
+	case wxrefund.SendAgain, wxrefund.SendLater:
+		// The refund may exist: keep it pending and settle it later with
+		// ResolveRefund. Never allocate a new OutRefundNo.
 		fmt.Println("pending:", err)
-	default:
+	case wxrefund.GiveUp:
 		fmt.Println("not refunded:", err) // final for this request
+	default: // FixRequest, FixConfiguration: a person must fix something
+		fmt.Println("fix first:", err)
 	}
 	// Output:
 	// attempt 1 failed, sending the same request again: SYSTEMERROR
@@ -340,4 +342,23 @@ func ExampleClient_ResolveRefund() {
 	// Output:
 	// RF1 PROCESSING 1000 sent now: false
 	// RF2 PROCESSING 500 sent now: true
+}
+
+// Classify turns any error of the package into what to do.
+func ExampleClassify() {
+	for _, err := range []error{
+		nil,
+		&wxrefund.ValidationError{Field: "RefundFee", Reason: "must be positive"},
+		&wxrefund.Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCode: wxrefund.CodeSignError},
+		&wxrefund.Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCode: wxrefund.CodeSystemError},
+		&wxrefund.Error{ReturnCode: "SUCCESS", ResultCode: "FAIL", ErrCode: wxrefund.CodeTradeOverdue},
+	} {
+		fmt.Println(wxrefund.Classify(err))
+	}
+	// Output:
+	// Succeeded
+	// FixRequest
+	// FixConfiguration
+	// SendAgain
+	// GiveUp
 }
