@@ -212,6 +212,30 @@ func TestAllRefundsPaging(t *testing.T) {
 			},
 			want: append(mtPagingNos(0, 15), mtPagingNos(20, 25)...), queries: 3,
 			wantErr: "20 distinct refunds for the 25 announced"},
+		{name: "rule3 repeats then PARAM_ERROR at the announced total",
+			page: func(offset int) map[string]string {
+				switch offset {
+				case 0:
+					return mtPage(0, 10, 20)
+				case 10:
+					return mtPage(5, 10, 0) // full, no total, repeats 5-9
+				}
+				return mtParamError()
+			},
+			want: mtPagingNos(0, 15), queries: 3,
+			wantErr: "15 distinct refunds for the 20 announced"},
+		{name: "rule3 repeats then an empty page at the announced total",
+			page: func(offset int) map[string]string {
+				switch offset {
+				case 0:
+					return mtPage(0, 10, 20)
+				case 10:
+					return mtPage(5, 10, 0) // full, no total, repeats 5-9
+				}
+				return mtPage(20, 0, 0)
+			},
+			want: mtPagingNos(0, 15), queries: 3,
+			wantErr: "15 distinct refunds for the 20 announced"},
 		{name: "rule5 control empty page without a total ends",
 			page: func(offset int) map[string]string { return mtPage(offset, 10*(1-offset/10), 0) },
 			want: mtPagingNos(0, 10), queries: 2},

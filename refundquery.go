@@ -367,6 +367,15 @@ func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.S
 		fail := func(msg string) {
 			yield(RefundRecord{}, walkError(fmt.Errorf("%w: %s", ErrMalformed, msg)))
 		}
+		// distinct runs wherever the walk ends: pages that repeated
+		// refunds may have left others out, so count the distinct ones
+		// against the largest total announced.
+		distinct := func() {
+			if want := announced - req.Offset; want > 0 && len(seen) < want {
+				fail(fmt.Sprintf("the pages repeat refunds and leave others out: %d distinct refunds for the %d announced from offset %d",
+					len(seen), want, req.Offset))
+			}
+		}
 		for {
 			resp, err := c.QueryRefund(ctx, &q)
 			if err != nil {
@@ -377,7 +386,9 @@ func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.S
 						yield(RefundRecord{}, walkError(&shortWalkError{
 							missing: announced - q.Offset, announced: announced, offset: q.Offset, answer: err,
 						}))
+						return
 					}
+					distinct()
 					return
 				}
 				yield(RefundRecord{}, err)
@@ -418,24 +429,23 @@ func (c *Client) AllRefunds(ctx context.Context, req *QueryRefundRequest) iter.S
 				}
 			}
 			switch {
-			case one, len(page) == 0:
+			case one:
+				return
+			case len(page) == 0:
+				distinct()
 				return
 			case !fresh:
 				fail(fmt.Sprintf("the page at offset %d brings no refund not seen before", q.Offset))
 				return
 			}
 			q.Offset += len(page)
-			// The walk ends here; pages that repeated refunds may have
-			// left out others: count the distinct ones.
-			ends := total > 0 && q.Offset >= total || total == 0 && len(page) < pageSize
-			if ends {
-				switch want := announced - req.Offset; {
-				case total == 0 && announced > q.Offset:
+			if total > 0 && q.Offset >= total || total == 0 && len(page) < pageSize {
+				// The walk ends here.
+				if total == 0 && announced > q.Offset {
 					fail(fmt.Sprintf("a short page ends at offset %d: %d of the %d refunds announced are missing", q.Offset, announced-q.Offset, announced))
-				case want > 0 && len(seen) < want:
-					fail(fmt.Sprintf("the pages repeat refunds and leave others out: %d distinct refunds for the %d announced from offset %d",
-						len(seen), want, req.Offset))
+					return
 				}
+				distinct()
 				return
 			}
 		}

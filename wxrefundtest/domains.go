@@ -117,7 +117,14 @@ func (l *listener) track(c net.Conn, state http.ConnState) {
 			// Its last answer may still be on its way (HTTP/2 writes
 			// frames after the handler returns): close it a moment later.
 			// Until then no request on it is served (domainHandler).
-			time.AfterFunc(100*time.Millisecond, func() { _ = c.Close() })
+			// If the domain is back up by then, the connection stays.
+			time.AfterFunc(100*time.Millisecond, func() {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				if l.down {
+					_ = c.Close()
+				}
+			})
 		}
 	}
 	l.conns[c] = state

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -104,8 +105,10 @@ func readBatch(path string) ([]batchRow, error) {
 }
 
 // readResults reads the last state of each row from the results file, if
-// it exists. A partial last line (none is written so, but a file edited by
-// hand may have one) counts as absent.
+// it exists. Each record is one line; a line that does not parse (the torn
+// last line of a run that died writing it) is passed over, so its row keeps
+// its state before, which is never final: it is looked up. A state other
+// than accepted or failed counts as in doubt.
 func readResults(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -115,21 +118,19 @@ func readResults(path string) (map[string]string, error) {
 		return nil, usageErr("cannot read -results: %v", err)
 	}
 	defer func() { _ = f.Close() }()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
 	states := map[string]string{}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return states, nil
-		}
-		if err != nil {
-			return nil, usageErr("-results %s: %v (it is this command's own file: do not edit it)", path, err)
-		}
-		if len(rec) >= 2 && rec[0] != "out_refund_no" {
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		rec, err := csv.NewReader(strings.NewReader(sc.Text())).Read()
+		if err == nil && len(rec) >= 2 && rec[0] != "out_refund_no" {
 			states[rec[0]] = rec[1]
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return nil, usageErr("-results %s: %v (it is this command's own file: do not edit it)", path, err)
+	}
+	return states, nil
 }
 
 // resultsFile appends lines to the results file, one write each.
@@ -144,20 +145,42 @@ func openResults(path string) (*resultsFile, error) {
 		return nil, usageErr("cannot write -results: %v", err)
 	}
 	rf := &resultsFile{f: f}
-	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, usageErr("cannot write -results: %v", err)
+	}
+	switch {
+	case st.Size() == 0:
 		if err := rf.write(resultsHeader); err != nil {
 			_ = f.Close()
 			return nil, err
+		}
+	case !endsWithNewline(path, st.Size()):
+		// A partial last line (a full disk, a hand edit): end it, so that
+		// the next line stands on its own.
+		if _, err := f.WriteString("\n"); err != nil {
+			_ = f.Close()
+			return nil, failf(exitFailed, "writing -results: %v", err)
 		}
 	}
 	return rf, nil
 }
 
+// lineBreaks turns each line break in a field into a space.
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 // write appends one CSV line with one write call.
 func (rf *resultsFile) write(fields []string) error {
+	// One line per record, whatever a field holds (readResults reads
+	// line by line).
+	oneLine := make([]string, len(fields))
+	for i, f := range fields {
+		oneLine[i] = lineBreaks.Replace(f)
+	}
 	var b strings.Builder
 	w := csv.NewWriter(&b)
-	if err := w.Write(fields); err != nil {
+	if err := w.Write(oneLine); err != nil {
 		return err
 	}
 	w.Flush()
@@ -274,7 +297,9 @@ func runBatch(a *app, args []string) error {
 		go func() {
 			defer wg.Done()
 			for r := range work {
-				o, err := a.batchOne(ctx, cl, out, r, done[r.req.OutRefundNo])
+				rctx, rcancel := context.WithTimeout(ctx, c.timeout) // -timeout bounds each row's calls
+				o, err := a.batchOne(rctx, cl, out, r, done[r.req.OutRefundNo])
+				rcancel()
 				mu.Lock()
 				if err != nil && fatal == nil {
 					fatal = err
@@ -305,56 +330,99 @@ func runBatch(a *app, args []string) error {
 	return a.batchSummary(c, rows, skipped, outcomes, fatal)
 }
 
-// batchOne settles one row: a row never sent is sent, one left in doubt is
-// resolved. It returns an error only for what stops the whole batch (the
-// configuration, an interrupt).
+// batchOne settles one row: a row never sent is sent; one an earlier run
+// left "sending" or "doubt" is looked up first and sent only if WeChat Pay
+// has none. Only a refund's own final answer, with no unknown outcome
+// before it, marks a row failed for good; any other failure leaves it in
+// doubt, for the next run. It returns an error only for what stops the
+// whole batch (the configuration, an interrupt).
 func (a *app) batchOne(ctx context.Context, cl *wxrefund.Client, out *resultsFile, r batchRow, previous string) (outcome, error) {
 	req := r.req
-	var res *wxrefund.RefundResolution
-	var err error
-	if previous == "" {
-		if err := out.record(req.OutRefundNo, stateSending, "", req.RefundFee, ""); err != nil {
-			return outcome{}, err
+	if previous != "" {
+		_, err := cl.LookupRefund(ctx, &wxrefund.LookupRefundRequest{OutRefundNo: req.OutRefundNo, SubMchID: req.SubMchID})
+		switch {
+		case err == nil:
+			return a.batchSettle(ctx, cl, out, r) // found: compare it with the row
+		case !errors.Is(err, wxrefund.ErrRefundNotExist):
+			return a.batchDoubt(ctx, out, r, err) // nothing known
 		}
-		var resp *wxrefund.RefundResponse
-		resp, err = cl.Refund(ctx, &req)
-		if err == nil {
-			res = &wxrefund.RefundResolution{Sent: true, RefundLookup: wxrefund.RefundLookup{
-				Refund: wxrefund.RefundRecord{OutRefundNo: resp.OutRefundNo, RefundID: resp.RefundID, RefundFee: resp.RefundFee,
-					Status: wxrefund.RefundStatusProcessing}}}
-		} else if errors.Is(err, wxrefund.ErrOutcomeUnknown) && ctx.Err() == nil {
-			res, err = cl.ResolveRefund(ctx, &req)
-		}
-	} else {
-		res, err = cl.ResolveRefund(ctx, &req)
 	}
-	if err == nil {
-		detail := "found"
-		if res.Sent {
-			detail = "sent"
-		}
-		return outcome{stateAccepted, detail}, out.record(req.OutRefundNo, stateAccepted, res.Refund.RefundID, res.Refund.RefundFee, detail)
+	if err := out.record(req.OutRefundNo, stateSending, "", req.RefundFee, ""); err != nil {
+		return outcome{}, err
 	}
-	reason := strings.TrimPrefix(err.Error(), "wxrefund: ")
-	var conflict *wxrefund.RefundConflictError
+	resp, err := cl.Refund(ctx, &req)
 	switch {
-	case errors.As(err, &conflict):
-		reason = fmt.Sprintf("out_refund_no taken by another refund (%s %s, not %s)", conflict.Field, conflict.Found, conflict.Requested)
-		return outcome{stateFailed, reason}, out.record(req.OutRefundNo, stateFailed, conflict.Refund.Refund.RefundID, req.RefundFee, reason)
-	}
-	switch wxrefund.Classify(err) {
-	case wxrefund.FixConfiguration:
-		_ = out.record(req.OutRefundNo, stateDoubt, "", req.RefundFee, reason)
-		return outcome{stateDoubt, reason}, sdkError(err)
-	case wxrefund.SendAgain, wxrefund.SendLater:
-		if ctx.Err() != nil && errors.Is(a.ctx.Err(), context.Canceled) {
-			return outcome{stateDoubt, reason}, failf(exitUnknown, "interrupted: run the same command again to resume")
+	case err == nil:
+		return a.batchAccepted(out, r, resp.RefundID, resp.RefundFee, wxrefund.RefundStatusProcessing, "sent")
+	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
+		if ctx.Err() != nil {
+			return a.batchDoubt(ctx, out, r, err)
 		}
-		return outcome{stateDoubt, reason}, out.record(req.OutRefundNo, stateDoubt, "", req.RefundFee, reason)
+		return a.batchSettle(ctx, cl, out, r)
+	}
+	// The refund's own answer, and nothing unknown before it.
+	reason := strings.TrimPrefix(err.Error(), "wxrefund: ")
+	switch wxrefund.Classify(err) {
+	case wxrefund.FixConfiguration, wxrefund.SendLater, wxrefund.SendAgain:
+		return a.batchDoubt(ctx, out, r, err)
 	case wxrefund.FixRequest:
 		reason = "invalid (line " + strconv.Itoa(r.line) + "): " + reason
 	}
 	return outcome{stateFailed, reason}, out.record(req.OutRefundNo, stateFailed, "", req.RefundFee, reason)
+}
+
+// batchSettle settles a row whose refund may exist, with ResolveRefund:
+// found or sent is accepted (a closed refund, failed); another refund under
+// the number, failed; anything else, doubt.
+func (a *app) batchSettle(ctx context.Context, cl *wxrefund.Client, out *resultsFile, r batchRow) (outcome, error) {
+	req := r.req
+	res, err := cl.ResolveRefund(ctx, &req)
+	var conflict *wxrefund.RefundConflictError
+	switch {
+	case err == nil:
+		detail := "found"
+		if res.Sent {
+			detail = "sent"
+		}
+		return a.batchAccepted(out, r, res.Refund.RefundID, res.Refund.RefundFee, res.Refund.Status, detail)
+	case errors.As(err, &conflict):
+		reason := fmt.Sprintf("out_refund_no taken by another refund (%s %s, not %s)", conflict.Field, conflict.Found, conflict.Requested)
+		return outcome{stateFailed, reason}, out.record(req.OutRefundNo, stateFailed, conflict.Refund.Refund.RefundID, req.RefundFee, reason)
+	}
+	return a.batchDoubt(ctx, out, r, err)
+}
+
+// batchAccepted records a refund WeChat Pay has: accepted, unless it was
+// closed (it failed; refunding again takes a new out_refund_no) or is
+// abnormal (CHANGE: handle it on the merchant platform).
+func (a *app) batchAccepted(out *resultsFile, r batchRow, refundID string, fee int64, status wxrefund.RefundStatus, detail string) (outcome, error) {
+	no := r.req.OutRefundNo
+	switch status {
+	case wxrefund.RefundStatusClosed, wxrefund.RefundStatusFail:
+		reason := "the refund was closed (" + string(status) + "): refunding again takes a new out_refund_no"
+		return outcome{stateFailed, reason}, out.record(no, stateFailed, refundID, fee, reason)
+	case wxrefund.RefundStatusChange:
+		reason := "the refund is abnormal (CHANGE): handle it on the merchant platform"
+		return outcome{stateFailed, reason}, out.record(no, stateFailed, refundID, fee, reason)
+	}
+	if err := out.record(no, stateAccepted, refundID, fee, detail); err != nil {
+		return outcome{stateAccepted, detail}, failf(exitUnknown, "%v (the refund exists: run again to record it)", err)
+	}
+	return outcome{stateAccepted, detail}, nil
+}
+
+// batchDoubt records a row whose outcome is not known; a configuration
+// mistake or an interrupt also stops the batch.
+func (a *app) batchDoubt(ctx context.Context, out *resultsFile, r batchRow, err error) (outcome, error) {
+	reason := strings.TrimPrefix(err.Error(), "wxrefund: ")
+	werr := out.record(r.req.OutRefundNo, stateDoubt, "", r.req.RefundFee, reason)
+	switch {
+	case wxrefund.Classify(err) == wxrefund.FixConfiguration:
+		return outcome{stateDoubt, reason}, sdkError(err)
+	case ctx.Err() != nil && a.ctx.Err() != nil:
+		return outcome{stateDoubt, reason}, failf(exitUnknown, "interrupted: run the same command again to resume")
+	}
+	return outcome{stateDoubt, reason}, werr
 }
 
 // batchSummary prints how the batch stands and returns its exit status.
@@ -395,4 +463,19 @@ func (a *app) batchSummary(c *config, rows []batchRow, skipped map[string]int, o
 		return failf(exitFailed, "%d refunds failed (see the results file)", counts[stateFailed])
 	}
 	return nil
+}
+
+// endsWithNewline reports whether the file at path, of size bytes, ends
+// with a newline.
+func endsWithNewline(path string, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer func() { _ = f.Close() }()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, size-1); err != nil {
+		return true
+	}
+	return b[0] == '\n'
 }

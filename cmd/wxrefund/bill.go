@@ -65,7 +65,7 @@ type billJSON struct {
 func runBill(a *app, args []string) error {
 	fs, cf := a.newFlagSet("bill", commandSynopsis("bill"))
 	date := fs.String("date", "", "the bill's day, YYYY-MM-DD in China Standard Time (required)")
-	format := fs.String("format", "csv", "csv (UTF-8 with a BOM, yuan with two decimals) or jsonl (fen)")
+	format := fs.String("format", "csv", "csv (UTF-8 with a BOM, yuan with two decimals) or jsonl (amounts in fen; HandlingFee in 0.00001 CNY)")
 	out := fs.String("out", "", "file to write (default standard output); written whole or not at all")
 	all := fs.Bool("all-sub-merchants", false, "service-provider mode: the bill of every sub-merchant")
 	if err := parse(fs, args); err != nil {
@@ -234,7 +234,7 @@ func ownRefunds(path string) (map[string]int64, error) {
 // difference is one line of reconcile's report.
 type difference struct {
 	OutRefundNo      string
-	Kind             string // missing at WeChat Pay, missing in yours, amount differs
+	Kind             string // missing at WeChat Pay, missing in yours, amount differs, twice in the bill
 	Yours, WeChatPay int64  // fen; -1 where missing
 	RefundID, Status string
 }
@@ -271,12 +271,19 @@ func runReconcile(a *app, args []string) error {
 	defer cancel()
 	var diffs []difference
 	seen := map[string]bool{}
+	// An out_refund_no is unique per merchant: twice in one merchant's
+	// bill is a difference too (sub-merchants may each use the same one).
+	inBill := map[[2]string]int{}
 	sum, err := cl.DownloadRefundBill(ctx, &wxrefund.RefundBillRequest{Date: day, SubMchID: c.subMchID, AllSubMerchants: *all},
 		func(r *wxrefund.RefundBillRecord) error {
 			no := strings.Clone(r.OutRefundNo)
 			seen[no] = true
+			key := [2]string{strings.Clone(r.SubMchID), no}
+			inBill[key]++
 			fee, ok := mine[no]
 			switch {
+			case inBill[key] > 1:
+				diffs = append(diffs, difference{no, "twice in the bill", -1, r.RefundFee, strings.Clone(r.RefundID), string(r.Status)})
 			case !ok:
 				diffs = append(diffs, difference{no, "missing in yours", -1, r.RefundFee, strings.Clone(r.RefundID), string(r.Status)})
 			case fee != r.RefundFee:

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,20 +113,46 @@ func (a *app) resolve(cf *configFlags) (*config, error) {
 	}
 	c := &config{
 		appID: get(*cf.appID, "WXPAY_APPID"), mchID: get(*cf.mchID, "WXPAY_MCHID"),
-		certFile: get(*cf.cert, "WXPAY_CERT_FILE"), keyFile: get(*cf.key, "WXPAY_KEY_FILE"),
-		p12File: get(*cf.p12, "WXPAY_P12_FILE"), p12Password: get("", "WXPAY_P12_PASSWORD"),
-		baseURL: get(*cf.baseURL, "WXPAY_BASE_URL"), caFile: get(*cf.ca, "WXPAY_CA_FILE"),
+		p12Password: get("", "WXPAY_P12_PASSWORD"),
+		baseURL:     get(*cf.baseURL, "WXPAY_BASE_URL"), caFile: get(*cf.ca, "WXPAY_CA_FILE"),
 		subMchID: get(*cf.subMchID, "WXPAY_SUB_MCH_ID"), json: *cf.json, timeout: *cf.timeout,
 		retryPause: *cf.retryPause,
 	}
 	if c.retryPause <= 0 {
 		return nil, usageErr("-retry-pause %v: want a positive duration", c.retryPause)
 	}
+	if c.timeout <= 0 {
+		return nil, usageErr("-timeout %v: want a positive duration", c.timeout)
+	}
+	// The certificate comes whole from one level: flags, else the
+	// environment, else the file, so that a flag is never mixed with, or
+	// overridden by, a certificate named elsewhere.
+	for _, level := range []func(string) string{
+		func(name string) string {
+			return map[string]string{"WXPAY_CERT_FILE": *cf.cert, "WXPAY_KEY_FILE": *cf.key, "WXPAY_P12_FILE": *cf.p12}[name]
+		},
+		a.env,
+		func(name string) string { return file[name] },
+	} {
+		cert, key, p12 := level("WXPAY_CERT_FILE"), level("WXPAY_KEY_FILE"), level("WXPAY_P12_FILE")
+		if cert != "" || key != "" || p12 != "" {
+			c.certFile, c.keyFile, c.p12File = cert, key, p12
+			break
+		}
+	}
+	if c.p12File != "" && (c.certFile != "" || c.keyFile != "") {
+		return nil, failf(exitConfig, "both a PEM certificate (-cert/-key, WXPAY_CERT_FILE/WXPAY_KEY_FILE) and a .p12 (-p12, WXPAY_P12_FILE) are set at one level: give one")
+	}
 	switch keyFile := get(*cf.apiKeyFile, "WXPAY_APIKEY_FILE"); {
 	case *cf.apiKeyFile != "" || (keyFile != "" && a.env("WXPAY_APIKEY") == ""):
 		b, err := os.ReadFile(keyFile)
 		if err != nil {
-			return nil, failf(exitConfig, "cannot read the API key file (-api-key-file or WXPAY_APIKEY_FILE): %v", err)
+			// Not the path: someone may have given the key itself.
+			why := "cannot read it"
+			if errors.Is(err, fs.ErrNotExist) {
+				why = "no such file (give the path of a file that holds the key, not the key)"
+			}
+			return nil, failf(exitConfig, "the API key file of -api-key-file or WXPAY_APIKEY_FILE: %s", why)
 		}
 		c.apiKey = strings.TrimSpace(string(b))
 	default:

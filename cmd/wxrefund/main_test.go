@@ -204,6 +204,13 @@ func TestQueryRefundAndResolve(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "sent the same request now")
 	assert.Len(t, e.fake.Refunds("ORD1"), 3)
+	// A refund that was closed is not success: exit 1, nothing sent.
+	require.NoError(t, e.fake.Complete("RF4", wxrefund.RefundStatusClosed))
+	r = e.run(t, "", "resolve", "-out-trade-no", "ORD1", "-out-refund-no", "RF4", "-total", "10000", "-refund", "100", "-json")
+	assert.Equal(t, exitFailed, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"Outcome":"closed"`)
+	assert.Contains(t, r.stderr, "takes a new out_refund_no")
+	assert.Len(t, e.fake.Refunds("ORD1"), 3)
 	// A final failure exits 1; the unknown, 4.
 	r = e.run(t, "", "resolve", "-out-trade-no", "NO-ORDER", "-out-refund-no", "RF9", "-total", "100", "-refund", "100")
 	assert.Equal(t, exitFailed, r.code)
@@ -262,6 +269,8 @@ func TestDecryptAndVerify(t *testing.T) {
 	assert.Contains(t, r.stdout, "verifies")
 	assert.NotContains(t, r.stdout, sign, "the signature is never printed whole")
 	wrong := wxrefund.Sign(fields, "ffffffffffffffffffffffffffffffff", wxrefund.SignTypeMD5)
+	r = e.run(t, doc(sign, ""), "verify", "-sign-type", "SHA1")
+	assert.Equal(t, exitUsage, r.code, "an unknown sign type is refused, not taken for MD5")
 	r = e.run(t, doc(wrong, ""), "verify")
 	assert.Equal(t, exitFailed, r.code)
 	assert.Contains(t, r.stdout, "wrong API key")
@@ -305,6 +314,16 @@ func TestCert(t *testing.T) {
 	r = e.run(t, "", "cert", "-cert", filepath.Join(e.dir, "other.pem"))
 	assert.Equal(t, exitConfig, r.code)
 	assert.Contains(t, r.stderr, "issued to mch_id 1900000999")
+
+	// A .p12 that also carries its CA: the certificate shown is the one
+	// matching the private key, not the CA.
+	chain, err := filepath.Abs("../../testdata/certs/apiclient_chain.p12")
+	require.NoError(t, err)
+	r = e.run(t, "", "WXPAY_P12_PASSWORD=chain-p12-test-password", "cert", "-p12", chain, "-json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info))
+	assert.Contains(t, info.Subject, "1900000109 TEST-ONLY merchant")
+	assert.NotContains(t, info.Subject, "CA")
 }
 
 // readCSV reads a CSV file's records after its header.
@@ -417,6 +436,23 @@ func TestReconcile(t *testing.T) {
 	assert.Contains(t, r.stdout, `"Kind":"missing in yours"`)
 	r = e.run(t, "", "reconcile", "-date", today, "-refunds", write("no,fee", "RF1,1"))
 	assert.Equal(t, exitUsage, r.code)
+
+	// A bill that lists one out_refund_no twice (the sums still agree).
+	day := time.Now().In(wxrefund.ChinaTime).AddDate(0, 0, -2)
+	synthetic := e.fake.SyntheticRefundBill(day, 3)
+	e.fake.SetBill(day, func(w io.Writer) error {
+		var b bytes.Buffer
+		if err := synthetic(&b); err != nil {
+			return err
+		}
+		_, err := w.Write(bytes.ReplaceAll(b.Bytes(), []byte("SYNR0000000002"), []byte("SYNR0000000001")))
+		return err
+	})
+	r = e.run(t, "", "reconcile", "-date", day.Format("2006-01-02"), "-refunds",
+		write("out_refund_no,refund_fee", "SYNR0000000000,1", "SYNR0000000001,2"))
+	assert.Equal(t, exitFailed, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "twice in the bill")
+	assert.Contains(t, r.stderr, "1 differences")
 }
 
 // batchInput writes n refunds over orders of 25 refunds each.
@@ -528,6 +564,22 @@ func TestBatchFailuresAndInput(t *testing.T) {
 	assert.Contains(t, r.stdout, "3 rows: 1 succeeded, 2 failed, 0 in doubt")
 	assert.Contains(t, r.stdout, "ORDERNOTEXIST")
 	assert.Contains(t, r.stdout, "invalid (line 4)")
+	// A run that died while sending R1 and then tore its last line: R1
+	// is looked up, not sent again, and its line starts a line of its own.
+	f, err := os.OpenFile(results, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("R1,sending,,100,,\nR1,\"acc")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	r = e.run(t, "", "batch", "-in", in, "-results", results)
+	assert.Equal(t, exitFailed, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "3 rows: 1 succeeded, 2 failed, 0 in doubt")
+	assert.Len(t, e.fake.Refunds("ORD1"), 1, "R1 once")
+	b, err := os.ReadFile(results)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	assert.Equal(t, `R1,"acc`, lines[len(lines)-2])
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "R1,accepted,"), lines[len(lines)-1])
 	r = e.run(t, "", "batch", "-in", write("out_trade_no,out_refund_no,total_fee,refund_fee\nORD1,R1,1000,100\nORD1,R1,1000,100\n"), "-results", filepath.Join(e.dir, "r2.csv"))
 	assert.Equal(t, exitUsage, r.code)
 	assert.Contains(t, r.stderr, "already on line 2")

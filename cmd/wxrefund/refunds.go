@@ -164,15 +164,30 @@ func (a *app) settle(ctx context.Context, c *config, cl *wxrefund.Client, req *w
 	if res.Sent {
 		outcome = "sent"
 	}
+	var closed string
+	switch res.Refund.Status {
+	case wxrefund.RefundStatusClosed, wxrefund.RefundStatusFail:
+		outcome, closed = "closed", "WeChat Pay has this refund, but it was closed ("+string(res.Refund.Status)+"): nothing was sent; refunding again takes a new out_refund_no"
+	case wxrefund.RefundStatusChange:
+		outcome, closed = "abnormal", "WeChat Pay has this refund, but it is abnormal (CHANGE): nothing was sent; handle it on the merchant platform"
+	}
 	if c.json {
-		return printJSON(a.stdout, map[string]any{"Outcome": outcome, "Refund": res.RefundLookup})
-	}
-	if res.Sent {
-		a.printf("%s\n", "WeChat Pay had no such refund: sent the same request now, accepted")
+		if err := printJSON(a.stdout, map[string]any{"Outcome": outcome, "Refund": res.RefundLookup}); err != nil {
+			return err
+		}
 	} else {
-		a.printf("%s\n", "WeChat Pay has this refund, as requested: nothing was sent")
+		if closed == "" {
+			if res.Sent {
+				a.printf("%s\n", "WeChat Pay had no such refund: sent the same request now, accepted")
+			} else {
+				a.printf("%s\n", "WeChat Pay has this refund, as requested: nothing was sent")
+			}
+		}
+		a.table(recordHeaders, [][]string{recordRow(res.Refund)})
 	}
-	a.table(recordHeaders, [][]string{recordRow(res.Refund)})
+	if closed != "" {
+		return failf(exitFailed, "%s", closed)
+	}
 	return nil
 }
 
@@ -220,7 +235,22 @@ func runRefund(a *app, args []string) error {
 	case errors.Is(err, wxrefund.ErrOutcomeUnknown):
 		// Settle it now: find it, or send the same request.
 		a.eprintf("wxrefund: outcome unknown (%s); resolving by out_refund_no\n", strings.TrimPrefix(err.Error(), "wxrefund: "))
-		return a.settle(ctx, c, cl, req)
+		if ctx.Err() != nil && a.ctx.Err() == nil {
+			// The -timeout ran out on the first call: give the lookup
+			// its own time rather than fail it at once.
+			var cancel2 context.CancelFunc
+			ctx, cancel2 = context.WithTimeout(a.ctx, c.timeout)
+			defer cancel2()
+		}
+		if err := a.settle(ctx, c, cl, req); err != nil {
+			if errors.Is(err, wxrefund.ErrOutcomeUnknown) {
+				return &exitError{code: exitUnknown, err: err, msg: fmt.Sprintf(
+					"the outcome of refund %s is still unknown (%s): run \"wxrefund resolve\" with the same flags later; never refund it under a new out_refund_no",
+					req.OutRefundNo, strings.TrimPrefix(err.Error(), "wxrefund: "))}
+			}
+			return err
+		}
+		return nil
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
@@ -195,6 +196,9 @@ func runVerify(a *app, args []string) error {
 		return failf(exitFailed, "the body has no sign field: WeChat Pay does not sign return_code FAIL answers or refund notifications")
 	}
 	t := wxrefund.SignType(*signType)
+	if t != "" && t != wxrefund.SignTypeMD5 && t != wxrefund.SignTypeHMACSHA256 {
+		return usageErr("-sign-type %q: want MD5 or HMAC-SHA256", *signType)
+	}
 	if t == "" {
 		t = wxrefund.SignType(fields["sign_type"])
 	}
@@ -265,17 +269,24 @@ func runCert(a *app, args []string) error {
 		return err
 	}
 	now := time.Now()
-	info := certInfo{Subject: leaf.Subject.String(), Issuer: leaf.Issuer.CommonName, MchID: leaf.Subject.CommonName,
+	// WeChat Pay's certificates name the mch_id as their CN, a string of
+	// digits; another CN (a test or a proxy's certificate) is not judged,
+	// as NewClient does not judge it.
+	cn, shown := leaf.Subject.CommonName, leaf.Subject.CommonName
+	if cn == "" || strings.Trim(cn, "0123456789") != "" {
+		cn, shown = "", "(the CN is not a mch_id: not checked)"
+	}
+	info := certInfo{Subject: leaf.Subject.String(), Issuer: leaf.Issuer.CommonName, MchID: cn,
 		Serial: strings.ToUpper(leaf.SerialNumber.Text(16)), NotBefore: leaf.NotBefore.In(wxrefund.ChinaTime),
 		NotAfter: leaf.NotAfter.In(wxrefund.ChinaTime), DaysLeft: int(leaf.NotAfter.Sub(now).Hours() / 24),
-		MatchesMchID: c.mchID == "" || leaf.Subject.CommonName == c.mchID}
+		MatchesMchID: c.mchID == "" || cn == "" || cn == c.mchID}
 	if c.json {
 		if err := printJSON(a.stdout, info); err != nil {
 			return err
 		}
 	} else {
 		a.table([]string{"field", "value"}, [][]string{
-			{"subject", info.Subject}, {"mch_id (CN)", info.MchID}, {"issuer", info.Issuer}, {"serial", info.Serial},
+			{"subject", info.Subject}, {"mch_id (CN)", shown}, {"issuer", info.Issuer}, {"serial", info.Serial},
 			{"valid from", info.NotBefore.Format(wxrefund.TimeLayout)}, {"expires", info.NotAfter.Format(wxrefund.TimeLayout)},
 			{"days left", fmt.Sprint(info.DaysLeft)},
 		})
@@ -327,26 +338,55 @@ func (c *config) leaf() (*x509.Certificate, error) {
 		if err != nil {
 			return nil, failf(exitConfig, "cannot open %s: %v (the password is WXPAY_P12_PASSWORD, by default the mch_id)", c.p12File, err)
 		}
-		var first *x509.Certificate
+		var certs []*x509.Certificate
+		var key interface{ Equal(crypto.PublicKey) bool }
 		for _, block := range blocks {
-			if block.Type != "CERTIFICATE" {
-				continue
-			}
-			cert, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, failf(exitConfig, "a certificate in %s does not parse: %v", c.p12File, err)
-			}
-			if cert.Subject.CommonName == c.mchID {
-				return cert, nil // the merchant's, not a CA's
-			}
-			if first == nil {
-				first = cert
+			switch block.Type {
+			case "CERTIFICATE":
+				cert, err := x509.ParseCertificate(block.Bytes)
+				if err != nil {
+					return nil, failf(exitConfig, "a certificate in %s does not parse: %v", c.p12File, err)
+				}
+				certs = append(certs, cert)
+			case "PRIVATE KEY":
+				key = publicOf(block.Bytes)
 			}
 		}
-		if first == nil {
+		if len(certs) == 0 {
 			return nil, failf(exitConfig, "no certificate in %s (-p12 or WXPAY_P12_FILE)", c.p12File)
 		}
-		return first, nil
+		// The merchant's certificate is the one that matches the
+		// private key; a CA certificate in the file does not.
+		for _, cert := range certs {
+			if key != nil && key.Equal(cert.PublicKey) {
+				return cert, nil
+			}
+		}
+		for _, cert := range certs {
+			if cert.Subject.CommonName == c.mchID {
+				return cert, nil
+			}
+		}
+		return certs[0], nil
 	}
 	return nil, failf(exitConfig, "no certificate: set -cert (WXPAY_CERT_FILE) or -p12 (WXPAY_P12_FILE)")
+}
+
+// publicOf returns the public half of a private key that pkcs12.ToPEM
+// produced (PKCS #1 for RSA, SEC 1 for EC, else PKCS #8), or nil.
+func publicOf(der []byte) interface{ Equal(crypto.PublicKey) bool } {
+	var priv any
+	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		priv = k
+	} else if k, err := x509.ParseECPrivateKey(der); err == nil {
+		priv = k
+	} else if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		priv = k
+	}
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil
+	}
+	pub, _ := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return pub
 }
