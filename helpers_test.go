@@ -69,7 +69,8 @@ func mtGolden(t *testing.T, name string, got []byte) {
 	require.Equal(t, string(want), string(got), "request differs from %s", path)
 }
 
-// mtReadVector returns a committed SPEC sample from testdata/vectors.
+// mtReadVector returns a committed protocol sample (a request, answer or
+// notification in WeChat Pay's documented format) from testdata/vectors.
 func mtReadVector(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "vectors", name))

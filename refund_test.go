@@ -76,7 +76,7 @@ func TestRefundGoldenRequest(t *testing.T) {
 	}
 }
 
-// The request of the committed SPEC sample and the request the Client sends
+// The committed sample refund request (testdata/vectors) and the request the Client sends
 // for the same parameters carry the same fields.
 func TestRefundRequestMatchesSpecSample(t *testing.T) {
 	t.Parallel()
